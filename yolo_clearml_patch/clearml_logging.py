@@ -1,0 +1,66 @@
+"""A ClearML Logger front that reports every (kind, title, series, iteration) at most once."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+_BATCH = re.compile(r"_batch(\d+)")
+
+
+def as_number(value: Any) -> float | None:
+    """A finite float from a number or 0-d tensor; None for anything else (NaN/inf included)."""
+    try:
+        number = float(value.item() if hasattr(value, "item") else value)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+class OnceLogger:
+    """Reports to a ClearML Task; repeats of an already reported event are dropped."""
+
+    def __init__(self, task: Any) -> None:
+        self.task = task
+        self._logger = task.get_logger()
+        self._seen: set[tuple] = set()
+
+    def _first(self, key: tuple) -> bool:
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        return True
+
+    def scalar(self, title: str, series: str, value: Any, iteration: int) -> None:
+        number = as_number(value)
+        if number is not None and self._first(("scalar", title, series, int(iteration))):
+            self._logger.report_scalar(title, series, number, iteration=int(iteration))
+
+    def single(self, name: str, value: Any) -> None:
+        number = as_number(value)
+        if number is not None and self._first(("single", name)):
+            self._logger.report_single_value(name, number)
+
+    def debug_samples(self, files: Iterable[Path], title: str) -> None:
+        """Report images as debug samples; ``x_batch3.jpg`` becomes series ``x.jpg`` at iteration 3."""
+        for f in files:
+            match = _BATCH.search(f.name)
+            series = f.name.replace(match.group(), "") if match else f.name
+            iteration = int(match.group(1)) if match else 0
+            if f.exists() and self._first(("image", title, series, iteration)):
+                self._logger.report_image(title=title, series=series, local_path=str(f), iteration=iteration)
+
+    def png_plot(self, title: str, path: Path) -> None:
+        """Report a PNG as a (non-interactive) plot, as upstream does, without leaving a figure open."""
+        if not path.exists() or not self._first(("plot", title)):
+            return
+        import matplotlib.image as mpimg
+        from matplotlib.figure import Figure
+
+        fig = Figure()
+        ax = fig.add_axes((0, 0, 1, 1), frameon=False, aspect="auto", xticks=[], yticks=[])
+        ax.imshow(mpimg.imread(str(path)))
+        self._logger.report_matplotlib_figure(title=title, series="", figure=fig, report_interactive=False)

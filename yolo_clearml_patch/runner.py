@@ -1,0 +1,62 @@
+"""``python -m yolo_clearml_patch [-m module | script.py] [args...]``: run a program with the shim on.
+
+The target runs as ``__main__`` with the ``sys.argv`` it expects, and its exit code is kept. The
+bootstrap directory is put first on ``PYTHONPATH`` so that child Python processes (such as
+Ultralytics' multi-GPU workers) start with the shim on too.
+"""
+
+from __future__ import annotations
+
+import os
+import runpy
+import sys
+
+from . import __version__, settings
+from .activation import activate_from_environment
+
+BOOTSTRAP_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_bootstrap")
+
+USAGE = """\
+usage: python -m yolo_clearml_patch script.py [args...]
+       python -m yolo_clearml_patch -m package.module [args...]
+
+Runs the program with Ultralytics -> ClearML reporting on (also in its child Python processes).
+Environment: YOLO_CLEARML_PATCH=0 turns the shim off; YOLO_CLEARML_PATCH_STRICT=1 re-raises its
+own errors; YOLO_CLEARML_OFFLINE=auto|1|0 sets the offline fallback."""
+
+
+def _export_bootstrap() -> None:
+    """Make child Python processes load the bootstrap ``sitecustomize``."""
+    parts = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != BOOTSTRAP_DIR]
+    os.environ["PYTHONPATH"] = os.pathsep.join([BOOTSTRAP_DIR, *parts])
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the runner; exits the way the target exits."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in {"-h", "--help"}:
+        print(USAGE)
+        raise SystemExit(0 if argv else 2)
+    if argv[0] == "--version":
+        print(f"yolo_clearml_patch {__version__}")
+        raise SystemExit(0)
+    if argv[0] == "-m" and len(argv) < 2:
+        print(USAGE, file=sys.stderr)
+        raise SystemExit(2)
+
+    try:
+        shim_on = settings.switch_state() is not False
+    except settings.ConfigurationError:
+        shim_on = False  # activate_from_environment() says why
+    if shim_on:
+        _export_bootstrap()
+    activate_from_environment()
+
+    if argv[0] == "-m":
+        sys.argv = [argv[1], *argv[2:]]  # runpy puts the module's file path in argv[0]
+        runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
+    else:
+        script = argv[0]
+        sys.argv = list(argv)
+        sys.path[0] = os.path.dirname(os.path.abspath(script))  # as `python script.py` would
+        runpy.run_path(script, run_name="__main__")

@@ -1,0 +1,48 @@
+"""Dispatch of Ultralytics callback events to the TrainingRun of each trainer."""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+from .guard import guarded
+
+_HANDLERS = {
+    "on_pretrain_routine_start": "start",
+    "on_train_epoch_end": "train_epoch_end",
+    "on_fit_epoch_end": "fit_epoch_end",
+    "on_train_end": "train_end",
+}
+
+_runs: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _reporting_rank() -> bool:
+    from ultralytics.utils import RANK
+
+    return RANK in {-1, 0}
+
+
+def on_trainer_event(trainer: Any, event: str | None) -> None:
+    """Report a trainer event, if it is one the shim reports; never raises (except in strict mode)."""
+    handler = _HANDLERS.get(event or "")
+    if handler is None or getattr(trainer, "ddp", False) or not _reporting_rank():
+        return
+    run = _runs.get(trainer)
+    if run is None:
+        from .reporter import TrainingRun
+
+        run = _runs[trainer] = TrainingRun(trainer)
+        guarded("starting ClearML reporting", run.start)
+    if handler != "start" and run.out is not None:
+        guarded(f"reporting {event}", getattr(run, handler))
+
+
+def on_validator_event(validator: Any, event: str | None) -> None:
+    """Report a validator event of a validator that belongs to a training the shim handles."""
+    if event != "on_val_end":
+        return
+    for trainer, run in list(_runs.items()):
+        if getattr(trainer, "validator", None) is validator and run.out is not None:
+            guarded("reporting validation samples", run.val_end, validator)
+            return

@@ -1,0 +1,116 @@
+"""Settings from the environment and from :func:`yolo_clearml_patch.configure`.
+
+Environment variables are read when needed, not at import, so a process can change them late.
+Values given to ``configure()`` win over the environment.
+"""
+
+from __future__ import annotations
+
+import os
+
+SWITCH_VAR = "YOLO_CLEARML_PATCH"
+STRICT_VAR = "YOLO_CLEARML_PATCH_STRICT"
+OFFLINE_VAR = "YOLO_CLEARML_OFFLINE"
+
+_TRUE = frozenset({"1", "true", "on", "yes"})
+_FALSE = frozenset({"0", "false", "off", "no"})
+OFFLINE_CHOICES = ("auto", "1", "0")
+
+
+class ConfigurationError(ValueError):
+    """A setting or environment variable has a value the shim cannot use."""
+
+
+_overrides: dict[str, object] = {}
+
+
+def parse_flag(name: str, raw: str) -> bool:
+    """Parse a boolean flag, raising ConfigurationError that names ``name`` and the accepted forms."""
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigurationError(f"{name}={raw!r} is not understood; expected one of 1/true/on/yes or 0/false/off/no")
+
+
+def env_flag(name: str, default: bool) -> bool:
+    """Read a boolean environment variable; unset or empty gives ``default``."""
+    raw = os.environ.get(name, "")
+    return default if not raw.strip() else parse_flag(name, raw)
+
+
+def parse_offline(name: str, raw: object) -> str:
+    """Normalise an offline setting to ``auto``, ``1`` or ``0``."""
+    if isinstance(raw, bool):
+        return "1" if raw else "0"
+    value = str(raw).strip().lower()
+    if value == "auto":
+        return value
+    try:
+        return "1" if parse_flag(name, value) else "0"
+    except ConfigurationError:
+        raise ConfigurationError(f"{name}={raw!r} is not understood; expected auto, 1 or 0") from None
+
+
+def switch_state() -> bool | None:
+    """The ``YOLO_CLEARML_PATCH`` switch: True/False when set, None when unset or empty."""
+    raw = os.environ.get(SWITCH_VAR, "")
+    return parse_flag(SWITCH_VAR, raw) if raw.strip() else None
+
+
+def strict() -> bool:
+    """Whether the shim re-raises its own errors (test mode)."""
+    if "strict" in _overrides:
+        return bool(_overrides["strict"])
+    try:
+        return env_flag(STRICT_VAR, False)
+    except ConfigurationError:
+        return False
+
+
+def offline() -> str:
+    """The offline policy: ``auto`` (fall back when unconfigured), ``1`` (always) or ``0`` (never)."""
+    if "offline" in _overrides:
+        return str(_overrides["offline"])
+    raw = os.environ.get(OFFLINE_VAR, "")
+    return parse_offline(OFFLINE_VAR, raw) if raw.strip() else "auto"
+
+
+def project() -> str | None:
+    """A ClearML project name that overrides the one derived from the trainer's ``project`` arg."""
+    value = _overrides.get("project")
+    return str(value) if value else None
+
+
+def tags() -> list[str]:
+    """Tags for Tasks the shim creates."""
+    return list(_overrides.get("tags", ["Ultralytics"]))  # type: ignore[arg-type]
+
+
+def _check_tags(value: object) -> list[str]:
+    if isinstance(value, str) or not all(isinstance(t, str) for t in value):  # type: ignore[union-attr]
+        raise ConfigurationError("configure(tags=...) takes a list of strings")
+    return list(value)  # type: ignore[arg-type]
+
+
+_VALIDATORS = {
+    "strict": lambda v: v if isinstance(v, bool) else parse_flag("configure(strict=...)", str(v)),
+    "offline": lambda v: parse_offline("configure(offline=...)", v),
+    "project": lambda v: None if v is None else str(v),
+    "tags": _check_tags,
+}
+
+
+def configure(**settings: object) -> None:
+    """Set shim settings in this process: ``strict``, ``offline``, ``project``, ``tags``."""
+    unknown = sorted(set(settings) - set(_VALIDATORS))
+    if unknown:
+        raise TypeError(f"configure() got unknown setting(s) {unknown}; valid: {sorted(_VALIDATORS)}")
+    checked = {key: _VALIDATORS[key](value) for key, value in settings.items()}
+    _overrides.update(checked)
+
+
+def reset() -> None:
+    """Forget every ``configure()`` value."""
+    _overrides.clear()
