@@ -1,0 +1,58 @@
+"""What a finished training should have reported, derived from the run's own files on disk."""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+from offline_session import OfflineSession
+
+
+def results_rows(run_dir: Path) -> list[dict[str, float]]:
+    with open(run_dir / "results.csv", newline="") as f:
+        return [{k.strip(): float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def assert_complete(session: OfflineSession, run_dir: Path) -> None:
+    """Every event upstream reports, plus the final tail, with the values of results.csv, nothing twice."""
+    assert session.duplicates() == {}, f"reported twice: {session.duplicates()}"
+    rows = results_rows(run_dir)
+    epochs = len(rows)
+
+    # per-epoch scalars: train losses, lr, val losses, val metrics, with the values in results.csv
+    for epoch, row in enumerate(rows):
+        for column, value in row.items():
+            if column in {"epoch", "time"}:
+                continue
+            title = column.split("/")[0]
+            reported = session.scalars(title, column)
+            assert epoch in reported, f"{title}/{column} missing at epoch {epoch}"
+            assert abs(reported[epoch] - value) <= 1e-4 + 1e-3 * abs(value), (column, epoch, reported[epoch], value)
+    assert set(range(epochs)) <= set(session.scalars("Epoch Time", "Epoch Time"))
+
+    # single values: model info at epoch 0, final metrics at train end
+    singles = session.single_values()
+    assert "model/parameters" in singles and singles["model/parameters"] > 1000
+    metric_columns = {c for c in rows[0] if c.startswith("metrics/")}
+    assert metric_columns <= set(singles), metric_columns - set(singles)
+
+    # debug samples: Mosaic batches and validation images, as Ultralytics wrote them
+    mosaic = {
+        ("train.jpg", int(m.group(1))) for p in run_dir.glob("train_batch*.jpg") if (m := re.search(r"(\d+)", p.name))
+    }
+    assert mosaic and mosaic <= session.images("Mosaic")
+    validation = {(re.sub(r"_batch\d+", "", p.name), 0) for p in run_dir.glob("val_batch0*.jpg")}
+    assert validation and validation <= session.images("Validation")
+
+    # final plots: every non-batch image Ultralytics saved in the run directory
+    plots = {p.stem for p in run_dir.iterdir() if p.suffix in {".png", ".jpg"} and "batch" not in p.name}
+    assert plots and plots <= session.titles("plot"), plots - session.titles("plot")
+
+    # hyperparameters under "General" and the output model, stored in the session
+    params = session.hyperparams("General")
+    assert params.get("epochs") == str(epochs) and params.get("name") == run_dir.name
+    models = session.output_models()
+    assert len(models) == 1, models
+    stored = Path(models[0]["weights"]["weights_filename"])
+    assert stored.parent == session.folder / "models" and stored.name == "best.pt" and stored.stat().st_size > 0

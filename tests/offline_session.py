@@ -1,0 +1,74 @@
+"""Reading a ClearML offline session as written to disk (task.json, metrics.jsonl, models/)."""
+
+from __future__ import annotations
+
+import collections
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+SINGLE_VALUE_ITER = -(2**31)
+
+
+@dataclass
+class OfflineSession:
+    folder: Path
+    task: dict
+    events: list[dict]
+
+    @classmethod
+    def load(cls, folder: Path) -> OfflineSession:
+        events: list[dict] = []
+        metrics = folder / "metrics.jsonl"
+        if metrics.exists():
+            for line in metrics.read_text().splitlines():
+                if line.strip():
+                    row = json.loads(line)
+                    events.extend(row if isinstance(row, list) else [row])
+        return cls(folder, json.loads((folder / "task.json").read_text()), events)
+
+    def keys(self) -> list[tuple]:
+        """(type, title, series, iteration) of every event, repeats kept."""
+        return [(e.get("type"), e.get("metric"), e.get("variant"), e.get("iter")) for e in self.events]
+
+    def duplicates(self) -> dict[tuple, int]:
+        return {k: n for k, n in collections.Counter(self.keys()).items() if n > 1}
+
+    def scalars(self, title: str, series: str) -> dict[int, float]:
+        return {
+            e["iter"]: e["value"]
+            for e in self.events
+            if e.get("type") == "training_stats_scalar" and e.get("metric") == title and e.get("variant") == series
+        }
+
+    def single_values(self) -> dict[str, float]:
+        return {
+            e["variant"]: e["value"]
+            for e in self.events
+            if e.get("type") == "training_stats_scalar" and e.get("iter") == SINGLE_VALUE_ITER
+        }
+
+    def titles(self, event_type: str) -> set[str]:
+        return {e.get("metric") for e in self.events if e.get("type") == event_type}
+
+    def images(self, title: str) -> set[tuple[str, int]]:
+        return {
+            (e["variant"], e["iter"])
+            for e in self.events
+            if e.get("type") == "training_debug_image" and e.get("metric") == title
+        }
+
+    def hyperparams(self, section: str = "General") -> dict[str, str]:
+        return {k: v.get("value") for k, v in self.task.get("hyperparams", {}).get(section, {}).items()}
+
+    def output_models(self) -> list[dict]:
+        return self.task.get("offline_output_models") or []
+
+
+def sessions_under(home: Path) -> list[OfflineSession]:
+    """Every offline session under ``home``'s ClearML cache, oldest first."""
+    root = home / ".clearml" / "cache" / "offline"
+    folders = (
+        sorted((p for p in root.glob("*") if p.is_dir()), key=lambda p: p.stat().st_mtime) if root.exists() else []
+    )
+    return [OfflineSession.load(p) for p in folders]

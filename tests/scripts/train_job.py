@@ -1,0 +1,79 @@
+"""A training run used by the end-to-end tests; options inject the situations under test.
+
+It prints ``UPSTREAM_CLEARML_ACTIVE=<bool>`` (whether Ultralytics' own ClearML callback is enabled
+and would run) and ``TRAIN_DONE`` once ``model.train`` has returned.
+"""
+
+import argparse
+import json
+import sys
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--data", required=True)
+parser.add_argument("--out", required=True)
+parser.add_argument("--task", choices=("detect", "classify"), default="detect")
+parser.add_argument("--epochs", type=int, default=2)
+parser.add_argument("--shim-import", choices=("none", "before", "after"), default="none")
+parser.add_argument("--user-task", action="store_true", help="call Task.init before training")
+parser.add_argument("--break-reporting", action="store_true", help="make ClearML's report_scalar raise")
+parser.add_argument("--raise-in-callback", action="store_true", help="a user callback raises ValueError")
+opts = parser.parse_args()
+
+if opts.shim_import == "before":
+    import yolo_clearml_patch  # noqa: F401
+
+from ultralytics import YOLO  # noqa: E402
+from ultralytics.utils import SETTINGS  # noqa: E402
+from ultralytics.utils.callbacks import clearml as upstream  # noqa: E402
+
+if opts.shim_import == "after":
+    import yolo_clearml_patch  # noqa: F401
+
+print(f"UPSTREAM_CLEARML_ACTIVE={bool(SETTINGS['clearml'] and upstream.callbacks)}", flush=True)
+
+if opts.user_task:
+    from clearml import Task
+
+    Task.set_offline(True)
+    user_task = Task.init(project_name="user-project", task_name="user-task")
+    print(f"USER_TASK_ID={user_task.id}", flush=True)
+
+if opts.break_reporting:
+    from clearml import Logger
+
+    def _broken(*args, **kwargs):
+        raise RuntimeError("injected reporting failure")
+
+    Logger.report_scalar = _broken
+
+model = YOLO("yolov8n.yaml" if opts.task == "detect" else "yolov8n-cls.yaml")
+
+if opts.raise_in_callback:
+
+    def _user_callback(trainer):
+        raise ValueError("user callback failed on purpose")
+
+    model.add_callback("on_train_epoch_end", _user_callback)
+
+model.train(
+    data=opts.data,
+    epochs=opts.epochs,
+    imgsz=64 if opts.task == "detect" else 32,
+    batch=8,
+    device="cpu",
+    workers=0,
+    project=opts.out,
+    name=opts.task,
+    exist_ok=True,
+    plots=True,
+    verbose=False,
+)
+
+if opts.user_task:
+    from clearml.binding.frameworks.pytorch_bind import PatchPyTorchModelIO
+    from clearml.binding.matplotlib_bind import PatchedMatplotlib
+
+    bound = {"pytorch": PatchPyTorchModelIO._current_task, "matplotlib": PatchedMatplotlib._current_task}
+    print("BINDINGS=" + json.dumps({name: task is not None for name, task in bound.items()}), flush=True)
+print("TRAIN_DONE", flush=True)
+sys.exit(0)

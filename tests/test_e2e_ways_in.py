@@ -1,0 +1,36 @@
+"""End to end: each way of turning the shim on reports a real training into ClearML's offline session."""
+
+from __future__ import annotations
+
+import pytest
+from expectations import assert_complete
+
+
+@pytest.mark.parametrize("way", ["runner", "import", "pth"])
+def test_each_way_in_reports_everything_once(train, way):
+    result = train(way)
+    result.assert_finished()
+    assert "UPSTREAM_CLEARML_ACTIVE=True" in result.proc.stdout  # so "nothing twice" is a real check
+    assert_complete(result.session, result.run_dir)
+    assert "Task.import_offline_session(" in result.output  # the user is told how to import the run
+
+
+def test_shim_reports_everything_upstream_reports(train):
+    upstream = train("none", env={"CLEARML_OFFLINE_MODE": "1"})
+    assert upstream.proc.returncode != 0  # upstream crashes at train end in offline mode
+    upstream_keys = set(upstream.session.keys())
+    assert upstream_keys, upstream.output[-3000:]
+
+    shim = train("runner")
+    shim.assert_finished()
+    shim_session = shim.sessions[-1]
+    # The same titles, series and iterations, so existing dashboards and comparisons keep working.
+    assert upstream_keys <= set(shim_session.keys()), sorted(upstream_keys - set(shim_session.keys()))
+    assert shim_session.output_models() and not upstream.session.output_models()
+
+
+def test_classify_training_is_reported(train):
+    result = train("runner", "classify")
+    result.assert_finished()
+    assert_complete(result.session, result.run_dir)
+    assert "metrics/accuracy_top1" in result.session.single_values()
