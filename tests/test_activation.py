@@ -11,6 +11,7 @@ import pytest
 from conftest import run_python
 
 HEAVY = ("ultralytics", "torch", "clearml", "wrapt")
+LOADED_HEAVY = f"[m for m in {HEAVY!r} if m in sys.modules]"
 
 
 def _py(code: str, child_env: dict, tmp_path: Path, **env: str) -> dict:
@@ -33,7 +34,7 @@ print(json.dumps({{"trainer": wrapped(t.BaseTrainer), "validator": wrapped(v.Bas
 
 
 def test_import_costs_nothing_heavy(child_env, tmp_path):
-    code = f"import json, sys, yolo_clearml_patch as y; print(json.dumps([y.is_patched(), [m for m in {HEAVY!r} if m in sys.modules]]))"
+    code = f"import json, sys, yolo_clearml_patch as y; print(json.dumps([y.is_patched(), {LOADED_HEAVY}]))"
     assert _py(code, child_env, tmp_path) == [True, []]
 
 
@@ -91,7 +92,7 @@ def test_pth_turns_shim_on_only_when_asked(value, expect, child_env, tmp_path):
     env = dict(child_env)
     if value is not None:
         env["YOLO_CLEARML_PATCH"] = value
-    code = f"import json, sys; print(json.dumps(['yolo_clearml_patch' in sys.modules, [m for m in {HEAVY!r} if m in sys.modules]]))"
+    code = f"import json, sys; print(json.dumps(['yolo_clearml_patch' in sys.modules, {LOADED_HEAVY}]))"
     proc = run_python(["-c", code], env, cwd=tmp_path)
     assert json.loads(proc.stdout) == [expect, []]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from yolo_clearml_patch import ConfigurationError, configure, settings
 
 
