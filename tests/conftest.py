@@ -81,6 +81,11 @@ class TrainingResult:
         assert len(self.sessions) == 1, f"expected one offline session, found {len(self.sessions)}\n{self.output}"
         return self.sessions[0]
 
+    def marker(self, name: str) -> str:
+        """The value the child printed as ``NAME=value``."""
+        prefix = f"{name}="
+        return next(line[len(prefix) :] for line in self.proc.stdout.splitlines() if line.startswith(prefix))
+
     def assert_finished(self) -> None:
         assert self.proc.returncode == 0, self.output[-5000:]
         assert "TRAIN_DONE" in self.proc.stdout, self.output[-5000:]

@@ -39,6 +39,5 @@ def test_existing_user_task_is_used_with_bindings_off(train):
     )
     session = result.session  # exactly one session: the shim created no second Task
     assert session.task["id"] == task_id and session.task["project_name"] == "user-project"
-    bindings = next(line.split("=", 1)[1] for line in result.proc.stdout.splitlines() if line.startswith("BINDINGS="))
-    assert json.loads(bindings) == {"pytorch": False, "matplotlib": False}
+    assert json.loads(result.marker("BINDINGS")) == {"pytorch": False, "matplotlib": False}
     assert_complete(session, result.run_dir)
