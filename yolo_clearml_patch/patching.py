@@ -17,42 +17,36 @@ from .upstream_callback import drop_upstream
 _applied: dict[tuple[str, str, str], Any] = {}
 
 
-def _event(args: tuple, kwargs: dict) -> str | None:
-    return args[0] if args else kwargs.get("event")
+def _reporting_wrapper(report: Any) -> Any:
+    """A ``run_callbacks`` wrapper: upstream's ClearML callback dropped, the originals run, then ``report``."""
+
+    def wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+        if not activation.is_patched() or instance is None:
+            return wrapped(*args, **kwargs)
+        event = args[0] if args else kwargs.get("event")
+        drop_upstream(getattr(instance, "callbacks", None), event)
+        result = wrapped(*args, **kwargs)
+        report(instance, event)
+        return result
+
+    return wrapper
 
 
-def _trainer_run_callbacks(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
-    if not activation.is_patched() or instance is None:
-        return wrapped(*args, **kwargs)
-    event = _event(args, kwargs)
-    drop_upstream(getattr(instance, "callbacks", None), event)
-    result = wrapped(*args, **kwargs)
-    runs.on_trainer_event(instance, event)
-    return result
-
-
-def _validator_run_callbacks(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
-    if not activation.is_patched() or instance is None:
-        return wrapped(*args, **kwargs)
-    event = _event(args, kwargs)
-    drop_upstream(getattr(instance, "callbacks", None), event)
-    result = wrapped(*args, **kwargs)
-    runs.on_validator_event(instance, event)
-    return result
-
-
+# module -> [(class, method, wrapper)]
 TARGETS = {
-    "ultralytics.engine.trainer": ("BaseTrainer", "run_callbacks", _trainer_run_callbacks),
-    "ultralytics.engine.validator": ("BaseValidator", "run_callbacks", _validator_run_callbacks),
+    "ultralytics.engine.trainer": [("BaseTrainer", "run_callbacks", _reporting_wrapper(runs.on_trainer_event))],
+    "ultralytics.engine.validator": [("BaseValidator", "run_callbacks", _reporting_wrapper(runs.on_validator_event))],
 }
 
 
 def apply(module: Any) -> None:
-    """Wrap the target method of ``module`` once; a missing method is skipped with a warning."""
+    """Wrap the target methods of ``module`` once; a missing method is skipped with a warning."""
+    for class_name, method, wrapper in TARGETS.get(module.__name__, ()):
+        _wrap(module, class_name, method, wrapper)
+
+
+def _wrap(module: Any, class_name: str, method: str, wrapper: Any) -> None:
     name = module.__name__
-    if name not in TARGETS:
-        return
-    class_name, method, wrapper = TARGETS[name]
     key = (name, class_name, method)
     cls = getattr(module, class_name, None)
     if key in _applied and cls is not None and _in_chain(vars(cls).get(method), _applied[key]):
