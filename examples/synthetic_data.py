@@ -31,8 +31,13 @@ def _draw_image(rng: np.random.Generator, size: int, n_objects: int) -> tuple[np
     return img, labels
 
 
-def make_detect_dataset(root: str | Path, n_train: int = 16, n_val: int = 8, size: int = 64, seed: int = 0) -> Path:
-    """Write a 2-class detection dataset under ``root`` and return its data YAML path."""
+def make_detect_dataset(
+    root: str | Path, n_train: int = 16, n_val: int = 8, size: int = 64, seed: int = 0, names: tuple = CLASS_NAMES
+) -> Path:
+    """Write a detection dataset under ``root`` and return its data YAML path.
+
+    Objects are of the first two classes; ``names`` may list more (to test many-class datasets).
+    """
     root = Path(root).resolve()
     rng = np.random.default_rng(seed)
     for split, count in (("train", n_train), ("val", n_val)):
@@ -43,9 +48,9 @@ def make_detect_dataset(root: str | Path, n_train: int = 16, n_val: int = 8, siz
             cv2.imwrite(str(root / "images" / split / f"{i:04d}.jpg"), img)
             lines = [f"{c} {x:.6f} {y:.6f} {w:.6f} {h:.6f}" for c, x, y, w, h in labels]
             (root / "labels" / split / f"{i:04d}.txt").write_text("\n".join(lines) + "\n")
-    names = "\n".join(f"  {i}: {n}" for i, n in enumerate(CLASS_NAMES))
+    names_yaml = "\n".join(f"  {i}: {n}" for i, n in enumerate(names))
     data_yaml = root / "data.yaml"
-    data_yaml.write_text(f"path: {root}\ntrain: images/train\nval: images/val\nnames:\n{names}\n")
+    data_yaml.write_text(f"path: {root}\ntrain: images/train\nval: images/val\nnames:\n{names_yaml}\n")
     return data_yaml
 
 

@@ -7,13 +7,16 @@ post-import hooks, which patch ``BaseTrainer`` and ``BaseValidator`` when their 
 
 from __future__ import annotations
 
+import os
 import sys
 
+BOOTSTRAP_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_bootstrap")
 _TRAINER = "ultralytics.engine.trainer"
 _VALIDATOR = "ultralytics.engine.validator"
 
 _enabled = False
 _hooks_registered = False
+_versions_allowed: bool | None = None  # the version gate's answer, once asked
 
 
 class _UltralyticsImportTrigger:
@@ -54,9 +57,16 @@ def _register_hooks() -> None:
 
 def _on_module_imported(module: object) -> None:
     """wrapt post-import hook: patch the freshly imported Ultralytics module if the shim is on."""
+    global _versions_allowed
     if not _enabled:
         return
     try:
+        if _versions_allowed is None:
+            from .compat import patching_allowed
+
+            _versions_allowed = patching_allowed()
+        if not _versions_allowed:
+            return
         from . import patching
 
         patching.apply(module)
@@ -73,12 +83,28 @@ def _report_hook_error(exc: Exception) -> None:
     logger().warning(f"could not patch Ultralytics, training runs without the shim: {type(exc).__name__}: {exc}")
 
 
+def _set_bootstrap_in_pythonpath(present: bool) -> None:
+    """Add or remove the bootstrap ``sitecustomize`` folder at the front of ``PYTHONPATH``.
+
+    Child Python processes (Ultralytics' DDP workers among them) then start with the shim on.
+    """
+    parts = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != BOOTSTRAP_DIR]
+    if present:
+        parts.insert(0, BOOTSTRAP_DIR)
+    if parts:
+        os.environ["PYTHONPATH"] = os.pathsep.join(parts)
+    else:
+        os.environ.pop("PYTHONPATH", None)
+
+
 def patch() -> None:
-    """Turn the shim on. Idempotent; patches at once if Ultralytics is already imported."""
+    """Turn the shim on, here and in child Python processes. Idempotent; patches at once if
+    Ultralytics is already imported."""
     global _enabled
     if _enabled:
         return
     _enabled = True
+    _set_bootstrap_in_pythonpath(True)
     if "ultralytics" in sys.modules:
         _register_hooks()
     elif _trigger not in sys.meta_path:
@@ -89,6 +115,7 @@ def unpatch() -> None:
     """Turn the shim off and restore Ultralytics' original methods."""
     global _enabled
     _enabled = False
+    _set_bootstrap_in_pythonpath(False)
     _remove_trigger()
     patching = sys.modules.get(f"{__package__}.patching")
     if patching is not None:

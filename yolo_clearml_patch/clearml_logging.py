@@ -12,12 +12,24 @@ _BATCH = re.compile(r"_batch(\d+)")
 
 
 def as_number(value: Any) -> float | None:
-    """A finite float from a number or 0-d tensor; None for anything else (NaN/inf included)."""
+    """A finite float from a number, numpy scalar or 1-element tensor; None for anything else.
+
+    NaN and inf give None: ClearML would record them as 0.0, which misreads as a real value.
+    """
     try:
         number = float(value.item() if hasattr(value, "item") else value)
     except (TypeError, ValueError, RuntimeError):
         return None
     return number if math.isfinite(number) else None
+
+
+def _number(value: Any, what: str) -> float | None:
+    number = as_number(value)
+    if number is None:
+        from .guard import warn_once
+
+        warn_once(f"not a number: {what}", f"{what} = {value!r} is not a finite number; such values are skipped")
+    return number
 
 
 class OnceLogger:
@@ -35,12 +47,12 @@ class OnceLogger:
         return True
 
     def scalar(self, title: str, series: str, value: Any, iteration: int) -> None:
-        number = as_number(value)
+        number = _number(value, f"{title}/{series}")
         if number is not None and self._first(("scalar", title, series, int(iteration))):
             self._logger.report_scalar(title, series, number, iteration=int(iteration))
 
     def single(self, name: str, value: Any) -> None:
-        number = as_number(value)
+        number = _number(value, name)
         if number is not None and self._first(("single", name)):
             self._logger.report_single_value(name, number)
 

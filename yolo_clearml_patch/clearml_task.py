@@ -49,43 +49,44 @@ def disable_framework_bindings() -> None:
     PatchedMatplotlib.update_current_task(None)
 
 
+def _go_offline(task_cls: Any, reason: str) -> bool | None:
+    """Record offline because of ``reason``, unless the policy forbids it (then: no reporting)."""
+    if settings.offline() == "0":
+        warn_once("no server", f"{reason} and {settings.OFFLINE_VAR}=0: this run is not reported")
+        return None
+    logger().info(f"{reason}: recording this run in ClearML's offline session")
+    task_cls.set_offline(True)
+    return True
+
+
 def _use_offline_mode(task_cls: Any) -> bool | None:
-    """Apply the offline policy. True: offline; False: online; None: do not report at all."""
-    policy = settings.offline()
-    if task_cls.is_offline():  # CLEARML_OFFLINE_MODE=1 or Task.set_offline(True) by the user
-        return True
-    if policy == "1":
-        task_cls.set_offline(True)
-        return True
-    if clearml_configured():
-        return False
-    if policy == "auto":
-        logger().info("ClearML is not configured (no clearml.conf, no CLEARML_API_* keys): recording offline")
-        task_cls.set_offline(True)
-        return True
-    warn_once("unconfigured", "ClearML is not configured and YOLO_CLEARML_OFFLINE=0: this run is not reported")
-    return None
+    """Apply the offline policy. True: offline; False: online; None: do not report at all.
 
-
-def task_for(args: Any) -> Any:
-    """Return the Task for a training with Ultralytics ``args``: the user's current Task, or a new one.
-
-    A new Task reports from threads rather than ClearML's forked subprocess: forking while
-    Ultralytics' threads are alive can deadlock the process at exit.
+    An online server is used only if it answers within the configured bound, so a dead or
+    hanging server never blocks training for longer than that.
     """
-    try:
-        from clearml import Task
-    except ImportError:
-        warn_once("no clearml", "clearml is not installed: this training is not reported to ClearML")
-        return None
-    task = Task.current_task()
-    if task is not None:
-        disable_framework_bindings()
-        return task
-    if _use_offline_mode(Task) is None:
-        return None
-    Task._report_subprocess_enabled = False
-    return Task.init(
+    if task_cls.is_offline():  # CLEARML_OFFLINE_MODE=1, Task.set_offline(True), or a parent's offline Task
+        return True
+    if settings.offline() == "1":
+        task_cls.set_offline(True)
+        return True
+    if not clearml_configured():
+        return _go_offline(task_cls, "ClearML is not configured (no clearml.conf, no CLEARML_API_* keys)")
+    from clearml.backend_api import Session
+
+    from .server_probe import server_answers
+
+    host = Session.get_api_server_host()
+    timeout = settings.server_timeout()
+    answered, waited = server_answers(host, timeout)
+    if not answered:
+        reason = f"the ClearML server {host} did not answer within {timeout:g} s (waited {waited:.1f} s)"
+        return _go_offline(task_cls, reason)
+    return False
+
+
+def _init_task(task_cls: Any, args: Any) -> Any:
+    return task_cls.init(
         project_name=project_name(getattr(args, "project", None)),
         task_name=str(getattr(args, "name", None) or "train"),
         tags=settings.tags(),
@@ -93,6 +94,35 @@ def task_for(args: Any) -> Any:
         reuse_last_task_id=False,
         auto_connect_frameworks={"pytorch": False, "matplotlib": False},
     )
+
+
+def task_for(args: Any) -> Any:
+    """Return the Task for a training with Ultralytics ``args``: the user's current Task, or a new one.
+
+    A new Task reports from threads rather than ClearML's forked subprocess: forking while
+    Ultralytics' threads are alive can deadlock the process at exit. In a child process of a
+    process with a Task (a DDP worker), ClearML's ``Task.init`` returns that same Task.
+    """
+    try:
+        from clearml import Task
+    except ImportError:
+        warn_once("no clearml", "clearml is not installed: this training is not reported to ClearML")
+        return None
+    # read by Task.init, which current_task() also calls in a child of a process that has a Task
+    Task._report_subprocess_enabled = False
+    task = Task.current_task()
+    if task is not None:
+        disable_framework_bindings()
+        return task
+    offline = _use_offline_mode(Task)
+    if offline is None:
+        return None
+    try:
+        return _init_task(Task, args)
+    except Exception as exc:
+        if offline or _go_offline(Task, f"Task.init failed ({type(exc).__name__}: {exc})") is None:
+            raise
+        return _init_task(Task, args)
 
 
 def offline_import_hint(task: Any) -> str | None:

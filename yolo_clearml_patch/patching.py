@@ -1,4 +1,4 @@
-"""wrapt patches on ``BaseTrainer.run_callbacks`` and ``BaseValidator.run_callbacks``.
+"""wrapt patches on ``BaseTrainer.run_callbacks``/``train`` and ``BaseValidator.run_callbacks``.
 
 Wrapping the base classes covers every task (detect, segment, classify, pose, obb). The original
 always runs and its exceptions pass unchanged; the shim's reporting runs after it, guarded.
@@ -32,9 +32,19 @@ def _reporting_wrapper(report: Any) -> Any:
     return wrapper
 
 
+def _train_wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+    """``BaseTrainer.train``: a multi-GPU launch gets its Task here, before the workers start."""
+    if activation.is_patched() and getattr(instance, "ddp", False):
+        runs.on_ddp_launch(instance)
+    return wrapped(*args, **kwargs)
+
+
 # module -> [(class, method, wrapper)]
 TARGETS = {
-    "ultralytics.engine.trainer": [("BaseTrainer", "run_callbacks", _reporting_wrapper(runs.on_trainer_event))],
+    "ultralytics.engine.trainer": [
+        ("BaseTrainer", "run_callbacks", _reporting_wrapper(runs.on_trainer_event)),
+        ("BaseTrainer", "train", _train_wrapper),
+    ],
     "ultralytics.engine.validator": [("BaseValidator", "run_callbacks", _reporting_wrapper(runs.on_validator_event))],
 }
 

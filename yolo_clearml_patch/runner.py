@@ -1,8 +1,7 @@
 """``python -m yolo_clearml_patch [-m module | script.py] [args...]``: run a program with the shim on.
 
-The target runs as ``__main__`` with the ``sys.argv`` it expects, and its exit code is kept. The
-bootstrap directory is put first on ``PYTHONPATH`` so that child Python processes (such as
-Ultralytics' multi-GPU workers) start with the shim on too.
+The target runs as ``__main__`` with the ``sys.argv`` it expects, and its exit code is kept. As with
+every way in, child Python processes (such as Ultralytics' multi-GPU workers) start with the shim on.
 """
 
 from __future__ import annotations
@@ -11,10 +10,8 @@ import os
 import runpy
 import sys
 
-from . import __version__, settings
+from . import __version__
 from .activation import activate_from_environment
-
-BOOTSTRAP_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_bootstrap")
 
 USAGE = """\
 usage: python -m yolo_clearml_patch script.py [args...]
@@ -23,12 +20,6 @@ usage: python -m yolo_clearml_patch script.py [args...]
 Runs the program with Ultralytics -> ClearML reporting on (also in its child Python processes).
 Environment: YOLO_CLEARML_PATCH=0 turns the shim off; YOLO_CLEARML_PATCH_STRICT=1 re-raises its
 own errors; YOLO_CLEARML_OFFLINE=auto|1|0 sets the offline fallback."""
-
-
-def _export_bootstrap() -> None:
-    """Make child Python processes load the bootstrap ``sitecustomize``."""
-    parts = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != BOOTSTRAP_DIR]
-    os.environ["PYTHONPATH"] = os.pathsep.join([BOOTSTRAP_DIR, *parts])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -44,12 +35,6 @@ def main(argv: list[str] | None = None) -> None:
         print(USAGE, file=sys.stderr)
         raise SystemExit(2)
 
-    try:
-        shim_on = settings.switch_state() is not False
-    except settings.ConfigurationError:
-        shim_on = False  # activate_from_environment() says why
-    if shim_on:
-        _export_bootstrap()
     activate_from_environment()
 
     if argv[0] == "-m":

@@ -23,19 +23,35 @@ def _reporting_rank() -> bool:
     return RANK in {-1, 0}
 
 
-def on_trainer_event(trainer: Any, event: str | None) -> None:
-    """Report a trainer event, if it is one the shim reports; never raises (except in strict mode)."""
-    handler = _HANDLERS.get(event or "")
-    if handler is None or getattr(trainer, "ddp", False) or not _reporting_rank():
-        return
+def _started_run(trainer: Any) -> Any:
+    """The trainer's TrainingRun; the first call creates it and picks its Task."""
     run = _runs.get(trainer)
     if run is None:
         from .reporter import TrainingRun
 
         run = _runs[trainer] = TrainingRun(trainer)
         guarded("starting ClearML reporting", run.start)
+    return run
+
+
+def on_trainer_event(trainer: Any, event: str | None) -> None:
+    """Report a trainer event, if it is one the shim reports; never raises (except in strict mode)."""
+    handler = _HANDLERS.get(event or "")
+    if handler is None or getattr(trainer, "ddp", False) or not _reporting_rank():
+        return
+    run = _started_run(trainer)
     if handler != "start" and run.out is not None:
         guarded(f"reporting {event}", getattr(run, handler))
+
+
+def on_ddp_launch(trainer: Any) -> None:
+    """In the process that launches DDP workers: create the Task and record the args.
+
+    The workers are fresh interpreters started with the shim on; ClearML's ``Task.init`` in a child
+    of a process that has a Task returns that same Task, so rank 0 reports to it.
+    """
+    if _reporting_rank():
+        _started_run(trainer)
 
 
 def on_validator_event(validator: Any, event: str | None) -> None:

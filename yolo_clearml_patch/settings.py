@@ -11,6 +11,9 @@ import os
 SWITCH_VAR = "YOLO_CLEARML_PATCH"
 STRICT_VAR = "YOLO_CLEARML_PATCH_STRICT"
 OFFLINE_VAR = "YOLO_CLEARML_OFFLINE"
+TIMEOUT_VAR = "YOLO_CLEARML_SERVER_TIMEOUT"
+FORCE_VAR = "YOLO_CLEARML_PATCH_FORCE"
+DEFAULT_SERVER_TIMEOUT = 10.0
 
 _TRUE = frozenset({"1", "true", "on", "yes"})
 _FALSE = frozenset({"0", "false", "off", "no"})
@@ -77,6 +80,30 @@ def offline() -> str:
     return parse_offline(OFFLINE_VAR, raw) if raw.strip() else "auto"
 
 
+def parse_timeout(name: str, raw: object) -> float:
+    """A positive number of seconds."""
+    try:
+        value = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise ConfigurationError(f"{name}={raw!r} is not understood; expected a positive number of seconds, e.g. 10")
+    return value
+
+
+def server_timeout() -> float:
+    """Seconds the shim waits for a ClearML server to answer before recording offline."""
+    if "server_timeout" in _overrides:
+        return float(_overrides["server_timeout"])  # type: ignore[arg-type]
+    raw = os.environ.get(TIMEOUT_VAR, "")
+    return parse_timeout(TIMEOUT_VAR, raw) if raw.strip() else DEFAULT_SERVER_TIMEOUT
+
+
+def force() -> bool:
+    """Whether to patch even outside the supported version ranges."""
+    return env_flag(FORCE_VAR, False)
+
+
 def project() -> str | None:
     """A ClearML project name that overrides the one derived from the trainer's ``project`` arg."""
     value = _overrides.get("project")
@@ -97,13 +124,14 @@ def _check_tags(value: object) -> list[str]:
 _VALIDATORS = {
     "strict": lambda v: v if isinstance(v, bool) else parse_flag("configure(strict=...)", str(v)),
     "offline": lambda v: parse_offline("configure(offline=...)", v),
+    "server_timeout": lambda v: parse_timeout("configure(server_timeout=...)", v),
     "project": lambda v: None if v is None else str(v),
     "tags": _check_tags,
 }
 
 
 def configure(**settings: object) -> None:
-    """Set shim settings in this process: ``strict``, ``offline``, ``project``, ``tags``."""
+    """Set shim settings in this process: ``strict``, ``offline``, ``server_timeout``, ``project``, ``tags``."""
     unknown = sorted(set(settings) - set(_VALIDATORS))
     if unknown:
         raise TypeError(f"configure() got unknown setting(s) {unknown}; valid: {sorted(_VALIDATORS)}")

@@ -13,6 +13,8 @@ parser.add_argument("--data", required=True)
 parser.add_argument("--out", required=True)
 parser.add_argument("--task", choices=("detect", "classify"), default="detect")
 parser.add_argument("--epochs", type=int, default=2)
+parser.add_argument("--project", default=None, help="Ultralytics project (default: --out)")
+parser.add_argument("--name", default=None, help="Ultralytics run name (default: the task)")
 parser.add_argument("--shim-import", choices=("none", "before", "after"), default="none")
 parser.add_argument("--user-task", action="store_true", help="call Task.init before training")
 parser.add_argument("--break-reporting", action="store_true", help="make ClearML's report_scalar raise")
@@ -62,8 +64,8 @@ model.train(
     batch=8,
     device="cpu",
     workers=0,
-    project=opts.out,
-    name=opts.task,
+    project=opts.project or opts.out,
+    name=opts.name or opts.task,
     exist_ok=True,
     plots=True,
     verbose=False,
