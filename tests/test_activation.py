@@ -127,3 +127,23 @@ def test_public_api():
     assert isinstance(y.__version__, str) and y.__version__
     assert callable(y.patch) and callable(y.unpatch) and isinstance(y.is_patched(), bool)
     assert sys.modules["yolo_clearml_patch"] is y
+
+
+def test_missing_method_is_skipped_with_a_warning(child_env, tmp_path):
+    code = """
+import json, types, yolo_clearml_patch
+from yolo_clearml_patch import patching
+module = types.ModuleType("ultralytics.engine.trainer")  # a version without BaseTrainer.train
+class BaseTrainer:
+    callbacks = {}
+    def run_callbacks(self, event):
+        return "ran " + event
+module.BaseTrainer = BaseTrainer
+patching.apply(module)
+kind = type(vars(BaseTrainer)["run_callbacks"]).__name__
+print(json.dumps([kind, BaseTrainer().run_callbacks("on_custom")]))
+"""
+    env = {k: v for k, v in child_env.items() if k != "YOLO_CLEARML_PATCH_STRICT"}
+    proc = run_python(["-c", code], env, cwd=tmp_path)
+    assert json.loads(proc.stdout.splitlines()[-1]) == ["FunctionWrapper", "ran on_custom"], proc.stderr
+    assert proc.stderr.count("BaseTrainer.train not found") == 1

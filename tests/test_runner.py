@@ -3,23 +3,11 @@
 from __future__ import annotations
 
 import json
-import textwrap
+from pathlib import Path
 
 from conftest import run_python
 
-SHOW = textwrap.dedent(
-    """
-    import json, subprocess, sys
-    import yolo_clearml_patch as y
-    child = subprocess.run([sys.executable, "-c",
-        "import json, sys; m = sys.modules.get('yolo_clearml_patch');"
-        "print(json.dumps([m is not None and m.is_patched(), 'USER_SITE' in __import__('os').environ]))"],
-        capture_output=True, text=True, timeout=60)
-    print(json.dumps({"argv": sys.argv, "name": __name__, "on": y.is_patched(),
-                      "child": json.loads(child.stdout), "path0": sys.path[0]}))
-    sys.exit(int(sys.argv[-1]))
-    """
-)
+SHOW = (Path(__file__).parent / "scripts" / "show_state.py").read_text()
 
 
 def _last_json(proc):

@@ -5,10 +5,15 @@ in offline mode that check raises ``AttributeError: 'DummyModel' object has no a
 'locked'`` (seen in clearml 1.16 and 2.1). An offline model can never be published, so for
 offline Tasks only, a subclass answers ``published = False`` and ClearML's offline branch copies
 the weights to ``<session>/models/`` and records them in ``offline_output_models``.
+
+ClearML writes an offline Task's state (``task.json``) from memory, and only the main process does
+so at exit. A DDP worker attached to the launcher's Task is a ClearML subprocess, so the model it
+registers is saved at once, and the launcher adopts such models before its own save at exit.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +35,21 @@ def register_output_model(task: Any, weights: Path, name: str, iteration: int | 
     """Register ``weights`` as an output model of ``task`` and return where they were stored."""
     from clearml import OutputModel
 
-    model_cls = _offline_model_class() if task.is_offline() else OutputModel
+    offline = task.is_offline()
+    model_cls = _offline_model_class() if offline else OutputModel
     model = model_cls(task=task, name=name, framework="PyTorch")
-    return model.update_weights(weights_filename=str(weights), iteration=iteration, auto_delete_file=False)
+    stored = model.update_weights(weights_filename=str(weights), iteration=iteration, auto_delete_file=False)
+    if offline:
+        task._edit()  # save task.json now: a ClearML subprocess never saves it at exit
+    return stored
+
+
+def adopt_models_saved_by_children(task: Any) -> int:
+    """Add to ``task`` the offline models that child processes saved in its session; return how many."""
+    if not task.is_offline():
+        return 0
+    saved = json.loads((Path(task.get_offline_mode_folder()) / "task.json").read_text())
+    known = {m.get("id") for m in task._offline_output_models}
+    new = [m for m in saved.get("offline_output_models") or [] if m.get("id") not in known]
+    task._offline_output_models.extend(new)
+    return len(new)

@@ -34,9 +34,13 @@ def _reporting_wrapper(report: Any) -> Any:
 
 def _train_wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
     """``BaseTrainer.train``: a multi-GPU launch gets its Task here, before the workers start."""
-    if activation.is_patched() and getattr(instance, "ddp", False):
-        runs.on_ddp_launch(instance)
-    return wrapped(*args, **kwargs)
+    if not (activation.is_patched() and getattr(instance, "ddp", False)):
+        return wrapped(*args, **kwargs)
+    runs.on_ddp_launch(instance)
+    try:
+        return wrapped(*args, **kwargs)
+    finally:
+        runs.after_ddp_workers(instance)
 
 
 # module -> [(class, method, wrapper)]

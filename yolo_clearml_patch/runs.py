@@ -54,6 +54,15 @@ def on_ddp_launch(trainer: Any) -> None:
         _started_run(trainer)
 
 
+def after_ddp_workers(trainer: Any) -> None:
+    """In the launching process, once the workers are done: keep what they saved in the session."""
+    run = _runs.get(trainer)
+    if run is not None and run.out is not None:
+        from .offline_model import adopt_models_saved_by_children
+
+        guarded("collecting the workers' output models", adopt_models_saved_by_children, run.out.task)
+
+
 def on_validator_event(validator: Any, event: str | None) -> None:
     """Report a validator event of a validator that belongs to a training the shim handles."""
     if event != "on_val_end":

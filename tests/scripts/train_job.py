@@ -19,6 +19,7 @@ parser.add_argument("--shim-import", choices=("none", "before", "after"), defaul
 parser.add_argument("--user-task", action="store_true", help="call Task.init before training")
 parser.add_argument("--break-reporting", action="store_true", help="make ClearML's report_scalar raise")
 parser.add_argument("--raise-in-callback", action="store_true", help="a user callback raises ValueError")
+parser.add_argument("--print-task-id", action="store_true", help="print the current ClearML Task's id at the end")
 opts = parser.parse_args()
 
 if opts.shim_import == "before":
@@ -77,5 +78,9 @@ if opts.user_task:
 
     bound = {"pytorch": PatchPyTorchModelIO._current_task, "matplotlib": PatchedMatplotlib._current_task}
     print("BINDINGS=" + json.dumps({name: task is not None for name, task in bound.items()}), flush=True)
+if opts.print_task_id:
+    from clearml import Task
+
+    print(f"WORKER_TASK_ID={Task.current_task().id}", flush=True)
 print("TRAIN_DONE", flush=True)
 sys.exit(0)
