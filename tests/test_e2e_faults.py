@@ -65,7 +65,7 @@ def test_clearml_missing_warns_once_and_training_finishes(train, tmp_path):
     assert result.proc.stderr.count("clearml is not installed") == 1
 
 
-def test_names_with_slashes_non_ascii_and_many_classes(train, tmp_path, datasets):
+def test_odd_names_many_classes_and_odd_values(train, tmp_path, datasets):
     from synthetic_data import CLASS_NAMES, make_detect_dataset
 
     names = CLASS_NAMES + tuple(f"класс-{i}" for i in range(298))  # 300 classes
@@ -80,6 +80,10 @@ def test_names_with_slashes_non_ascii_and_many_classes(train, tmp_path, datasets
     result.assert_finished()
     assert_complete(result.session, result.run_dir)
     assert result.session.task["project_name"] == project and result.session.task["name"] == "测试"
+    # a tensor is reported as its number; NaN and inf are skipped (ClearML would store 0), with a warning
+    assert result.session.scalars("metrics", "metrics/tensor") == {0: 0.5}
+    assert result.session.scalars("metrics", "metrics/nan") == {} == result.session.scalars("metrics", "metrics/inf")
+    assert "metrics/metrics/nan = nan is not a finite number" in result.proc.stderr
 
 
 def test_absolute_project_path_becomes_its_last_folder(train):

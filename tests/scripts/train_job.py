@@ -20,6 +20,8 @@ parser.add_argument("--user-task", action="store_true", help="call Task.init bef
 parser.add_argument("--break-reporting", action="store_true", help="make ClearML's report_scalar raise")
 parser.add_argument("--raise-in-callback", action="store_true", help="a user callback raises ValueError")
 parser.add_argument("--print-task-id", action="store_true", help="print the current ClearML Task's id at the end")
+parser.add_argument("--odd-metrics", action="store_true", help="add NaN, inf and tensor metric values")
+parser.add_argument("--clearml-subprocess", action="store_true", help="keep ClearML's forked reporting process")
 opts = parser.parse_args()
 
 if opts.shim_import == "before":
@@ -41,6 +43,17 @@ if opts.user_task:
     user_task = Task.init(project_name="user-project", task_name="user-task")
     print(f"USER_TASK_ID={user_task.id}", flush=True)
 
+if opts.clearml_subprocess:  # for comparison only: undo the shim's switch to thread-based reporting
+    from clearml import Task
+
+    _init = Task.init.__func__
+
+    def _init_with_subprocess(cls, *args, **kwargs):
+        cls._report_subprocess_enabled = True
+        return _init(cls, *args, **kwargs)
+
+    Task.init = classmethod(_init_with_subprocess)
+
 if opts.break_reporting:
     from clearml import Logger
 
@@ -57,6 +70,16 @@ if opts.raise_in_callback:
         raise ValueError("user callback failed on purpose")
 
     model.add_callback("on_train_epoch_end", _user_callback)
+
+if opts.odd_metrics:
+
+    def _odd_metrics(trainer):
+        import torch
+
+        trainer.metrics.update({"metrics/nan": float("nan"), "metrics/inf": float("inf")})
+        trainer.metrics["metrics/tensor"] = torch.tensor(0.5)
+
+    model.add_callback("on_fit_epoch_end", _odd_metrics)
 
 model.train(
     data=opts.data,
