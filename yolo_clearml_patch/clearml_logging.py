@@ -33,11 +33,14 @@ def _number(value: Any, what: str) -> float | None:
 
 
 class OnceLogger:
-    """Reports to a ClearML Task; repeats of an already reported event are dropped."""
+    """Reports to a ClearML Task; repeats of an already reported event are dropped.
+
+    Use :func:`once_logger` to get the one instance of a Task.
+    """
 
     def __init__(self, task: Any) -> None:
         self.task = task
-        self._logger = task.get_logger()
+        self.logger = task.get_logger()
         self._seen: set[tuple] = set()
 
     def _first(self, key: tuple) -> bool:
@@ -49,12 +52,12 @@ class OnceLogger:
     def scalar(self, title: str, series: str, value: Any, iteration: int) -> None:
         number = _number(value, f"{title}/{series}")
         if number is not None and self._first(("scalar", title, series, int(iteration))):
-            self._logger.report_scalar(title, series, number, iteration=int(iteration))
+            self.logger.report_scalar(title, series, number, iteration=int(iteration))
 
     def single(self, name: str, value: Any) -> None:
         number = _number(value, name)
         if number is not None and self._first(("single", name)):
-            self._logger.report_single_value(name, number)
+            self.logger.report_single_value(name, number)
 
     def debug_samples(self, files: Iterable[Path], title: str) -> None:
         """Report images as debug samples; ``x_batch3.jpg`` becomes series ``x.jpg`` at iteration 3."""
@@ -63,7 +66,7 @@ class OnceLogger:
             series = f.name.replace(match.group(), "") if match else f.name
             iteration = int(match.group(1)) if match else 0
             if f.exists() and self._first(("image", title, series, iteration)):
-                self._logger.report_image(title=title, series=series, local_path=str(f), iteration=iteration)
+                self.logger.report_image(title=title, series=series, local_path=str(f), iteration=iteration)
 
     def png_plot(self, title: str, path: Path) -> None:
         """Report a PNG as a (non-interactive) plot, as upstream does, without leaving a figure open."""
@@ -75,4 +78,14 @@ class OnceLogger:
         fig = Figure()
         ax = fig.add_axes((0, 0, 1, 1), frameon=False, aspect="auto", xticks=[], yticks=[])
         ax.imshow(mpimg.imread(str(path)))
-        self._logger.report_matplotlib_figure(title=title, series="", figure=fig, report_interactive=False)
+        self.logger.report_matplotlib_figure(title=title, series="", figure=fig, report_interactive=False)
+
+
+_by_task: dict[str, OnceLogger] = {}
+
+
+def once_logger(task: Any) -> OnceLogger:
+    """The OnceLogger of ``task``, shared by everything that reports to it in this process."""
+    if task.id not in _by_task:
+        _by_task[task.id] = OnceLogger(task)
+    return _by_task[task.id]

@@ -85,10 +85,11 @@ def _use_offline_mode(task_cls: Any) -> bool | None:
     return False
 
 
-def _init_task(task_cls: Any, args: Any) -> Any:
+def _init_task(task_cls: Any, project: Any, name: str, task_type: str) -> Any:
     return task_cls.init(
-        project_name=project_name(getattr(args, "project", None)),
-        task_name=str(getattr(args, "name", None) or "train"),
+        project_name=project_name(project),
+        task_name=name,
+        task_type=task_type,
         tags=settings.tags(),
         output_uri=True,
         reuse_last_task_id=False,
@@ -96,8 +97,8 @@ def _init_task(task_cls: Any, args: Any) -> Any:
     )
 
 
-def task_for(args: Any) -> Any:
-    """Return the Task for a training with Ultralytics ``args``: the user's current Task, or a new one.
+def task_for(project: Any, name: str, task_type: str = "training") -> Any:
+    """Return the Task to report to: the current Task, or a new one in Ultralytics' ``project``.
 
     A new Task reports from threads rather than ClearML's forked subprocess: forking while
     Ultralytics' threads are alive can deadlock the process at exit. In a child process of a
@@ -118,11 +119,11 @@ def task_for(args: Any) -> Any:
     if offline is None:
         return None
     try:
-        return _init_task(Task, args)
+        return _init_task(Task, project, name, task_type)
     except Exception as exc:
         if offline or _go_offline(Task, f"Task.init failed ({type(exc).__name__}: {exc})") is None:
             raise
-        return _init_task(Task, args)
+        return _init_task(Task, project, name, task_type)
 
 
 def offline_import_hint(task: Any) -> str | None:

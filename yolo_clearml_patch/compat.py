@@ -33,16 +33,21 @@ def installed_version(name: str) -> str | None:
         return None
 
 
-def check() -> tuple[list[str], list[str]]:
-    """``(missing, out_of_range)``: messages for required packages not installed or not supported."""
+def in_range(version: str, spec: str) -> bool:
+    """Whether ``version`` satisfies the specifier ``spec`` (pre-releases included)."""
     from packaging.specifiers import SpecifierSet
 
+    return SpecifierSet(spec).contains(version, prereleases=True)
+
+
+def check() -> tuple[list[str], list[str]]:
+    """``(missing, out_of_range)``: messages for required packages not installed or not supported."""
     missing, out_of_range = [], []
     for name, spec in supported_ranges().items():
         found = installed_version(name)
         if found is None:
             missing.append(f"{name} is not installed")
-        elif not SpecifierSet(spec).contains(found, prereleases=True):
+        elif not in_range(found, spec):
             out_of_range.append(f"{name} {found} is outside the supported range {spec}")
     return missing, out_of_range
 

@@ -1,4 +1,4 @@
-"""What one training reports to ClearML at each lifecycle point (same titles as upstream)."""
+"""What is reported to ClearML at each lifecycle point (the same titles as upstream, and more)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,33 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from .clearml_logging import OnceLogger
+from .clearml_logging import OnceLogger, once_logger
 from .clearml_task import offline_import_hint, task_for
 from .guard import guarded
 from .log import logger
+from .native_plots import report_native_plots
 from .offline_model import register_output_model
+
+
+def _validation_images(out: OnceLogger, validator: Any) -> None:
+    out.debug_samples(sorted(Path(validator.save_dir).glob("val*.jpg")), "Validation")
+
+
+def _png_plots(out: OnceLogger, paths: Any) -> None:
+    for f in map(Path, paths):
+        if "batch" not in f.name:
+            guarded(f"reporting plot {f.name}", out.png_plot, f.stem, f)
+
+
+def _final_metrics(out: OnceLogger, validator: Any) -> None:
+    for k, v in (getattr(getattr(validator, "metrics", None), "results_dict", None) or {}).items():
+        out.single(k, v)
+
+
+def _tell_where_offline_session_is(task: Any) -> None:
+    hint = offline_import_hint(task)
+    if hint:
+        logger().info(hint)
 
 
 class TrainingRun:
@@ -32,10 +54,10 @@ class TrainingRun:
             return
         self._started = True
         args = self.trainer.args
-        task = task_for(args)
+        task = task_for(getattr(args, "project", None), str(getattr(args, "name", None) or "train"))
         if task is None:
             return
-        self.out = OnceLogger(task)
+        self.out = once_logger(task)
         task.connect(vars(args), name="General")
 
     def train_epoch_end(self) -> None:
@@ -58,19 +80,27 @@ class TrainingRun:
             for k, v in model_info_for_loggers(trainer).items():
                 self.out.single(k, v)
 
+    def model_save(self) -> None:
+        """A periodic checkpoint (``save_period > 0``) is registered with its epoch."""
+        trainer = self.trainer
+        period = getattr(trainer, "save_period", 0) or 0
+        checkpoint = Path(trainer.wdir) / f"epoch{trainer.epoch}.pt"
+        if period > 0 and trainer.epoch % period == 0 and checkpoint.exists():
+            register_output_model(self.out.task, checkpoint, f"{trainer.args.name}_epoch{trainer.epoch}", trainer.epoch)
+
     def val_end(self, validator: Any) -> None:
-        self.out.debug_samples(sorted(Path(validator.save_dir).glob("val*.jpg")), "Validation")
+        _validation_images(self.out, validator)
 
     def train_end(self) -> None:
-        """Plots, final metrics and the output model: each step guarded, so one failure loses no other."""
-        trainer = self.trainer
+        """Plots, final metrics and models: each step guarded, so one failure loses no other."""
+        trainer, out = self.trainer, self.out
+        validator = trainer.validator
         guarded("reporting Mosaic samples", self._mosaic)
-        guarded("reporting final plots", self._final_plots, trainer)
-        guarded("reporting final metrics", self._final_metrics, trainer)
-        guarded("registering the output model", self._output_model, trainer)
-        hint = offline_import_hint(self.out.task)
-        if hint:
-            logger().info(hint)
+        guarded("reporting final plots", _png_plots, out, [*trainer.plots, *(getattr(validator, "plots", {}) or {})])
+        guarded("reporting interactive plots", report_native_plots, out.logger, validator, trainer.epoch)
+        guarded("reporting final metrics", _final_metrics, out, validator)
+        guarded("registering the output models", self._output_models, trainer)
+        _tell_where_offline_session_is(out.task)
 
     def _mosaic(self) -> None:
         """Mosaic samples once: after epoch 1 as upstream, or at train end when there was one epoch."""
@@ -78,19 +108,26 @@ class TrainingRun:
             self._mosaic_done = True
             self.out.debug_samples(sorted(Path(self.trainer.save_dir).glob("train_batch*.jpg")), "Mosaic")
 
-    def _final_plots(self, trainer: Any) -> None:
-        validator_plots = getattr(trainer.validator, "plots", {}) or {}
-        for f in [*trainer.plots.keys(), *validator_plots.keys()]:
-            f = Path(f)
-            if "batch" not in f.name:
-                guarded(f"reporting plot {f.name}", self.out.png_plot, f.stem, f)
+    def _output_models(self, trainer: Any) -> None:
+        """``last.pt`` too when checkpoints are kept (``save_period > 0``); ``best.pt`` is the final model."""
+        last, best = Path(trainer.last), Path(trainer.best)
+        if (getattr(trainer, "save_period", 0) or 0) > 0 and last.exists():
+            register_output_model(self.out.task, last, f"{trainer.args.name}_last", trainer.epoch)
+        final = best if best.exists() else last
+        if final.exists():
+            register_output_model(self.out.task, final, str(trainer.args.name), trainer.epoch)
 
-    def _final_metrics(self, trainer: Any) -> None:
-        metrics = getattr(trainer.validator, "metrics", None)
-        for k, v in (getattr(metrics, "results_dict", None) or {}).items():
-            self.out.single(k, v)
 
-    def _output_model(self, trainer: Any) -> None:
-        weights = next((p for p in (Path(trainer.best), Path(trainer.last)) if p.exists()), None)
-        if weights is not None:
-            register_output_model(self.out.task, weights, name=str(trainer.args.name))
+def report_standalone_validation(validator: Any) -> None:
+    """``model.val(...)`` outside training: metrics, images and plots, to the current Task or a new
+    Task of type "testing" named after the validation run."""
+    save_dir = Path(validator.save_dir)
+    task = task_for(getattr(validator.args, "project", None), save_dir.name, task_type="testing")
+    if task is None:
+        return
+    out = once_logger(task)
+    guarded("reporting validation samples", _validation_images, out, validator)
+    guarded("reporting validation plots", _png_plots, out, getattr(validator, "plots", {}) or {})
+    guarded("reporting interactive plots", report_native_plots, out.logger, validator, 0)
+    guarded("reporting validation metrics", _final_metrics, out, validator)
+    _tell_where_offline_session_is(task)

@@ -16,6 +16,8 @@ from .activation import activate_from_environment
 USAGE = """\
 usage: python -m yolo_clearml_patch script.py [args...]
        python -m yolo_clearml_patch -m package.module [args...]
+       python -m yolo_clearml_patch yolo train model=... data=...   (Ultralytics' command line)
+       python -m yolo_clearml_patch --check                        (is this environment set up?)
 
 Runs the program with Ultralytics -> ClearML reporting on (also in its child Python processes).
 Environment: YOLO_CLEARML_PATCH=0 turns the shim off; YOLO_CLEARML_PATCH_STRICT=1 re-raises its
@@ -31,12 +33,21 @@ def main(argv: list[str] | None = None) -> None:
     if argv[0] == "--version":
         print(f"yolo_clearml_patch {__version__}")
         raise SystemExit(0)
+    if argv[0] == "--check":
+        from .doctor import main as check
+
+        raise SystemExit(check())
     if argv[0] == "-m" and len(argv) < 2:
         print(USAGE, file=sys.stderr)
         raise SystemExit(2)
 
     activate_from_environment()
 
+    if argv[0] == "yolo" and not os.path.exists(argv[0]):
+        from ultralytics.cfg import entrypoint  # what Ultralytics' `yolo` console script runs
+
+        sys.argv = list(argv)
+        raise SystemExit(entrypoint())
     if argv[0] == "-m":
         sys.argv = [argv[1], *argv[2:]]  # runpy puts the module's file path in argv[0]
         runpy.run_module(argv[1], run_name="__main__", alter_sys=True)

@@ -11,6 +11,7 @@ _HANDLERS = {
     "on_pretrain_routine_start": "start",
     "on_train_epoch_end": "train_epoch_end",
     "on_fit_epoch_end": "fit_epoch_end",
+    "on_model_save": "model_save",
     "on_train_end": "train_end",
 }
 
@@ -64,10 +65,15 @@ def after_ddp_workers(trainer: Any) -> None:
 
 
 def on_validator_event(validator: Any, event: str | None) -> None:
-    """Report a validator event of a validator that belongs to a training the shim handles."""
-    if event != "on_val_end":
+    """Report the end of a validation: into its training's run, or as a standalone validation."""
+    if event != "on_val_end" or not _reporting_rank():
         return
     for trainer, run in list(_runs.items()):
-        if getattr(trainer, "validator", None) is validator and run.out is not None:
-            guarded("reporting validation samples", run.val_end, validator)
+        if getattr(trainer, "validator", None) is validator:
+            if run.out is not None:
+                guarded("reporting validation samples", run.val_end, validator)
             return
+    if not getattr(validator, "training", False):
+        from .reporter import report_standalone_validation
+
+        guarded("reporting a standalone validation", report_standalone_validation, validator)

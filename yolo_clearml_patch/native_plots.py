@@ -1,0 +1,97 @@
+"""Interactive ClearML plots from a finished validation, in addition to the PNG plots.
+
+- the confusion matrix as a heatmap, with class names on both axes;
+- each metric curve (PR, F1, P, R) as a scatter plot: one series per class, plus "all classes";
+- a table of per-class metrics.
+
+Curves show at most ``MAX_CLASS_SERIES`` classes: when there are more, the ones with the highest
+mAP50-95, so a plot stays readable with hundreds of classes; "all classes" always covers them all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+MAX_CLASS_SERIES = 20
+CONFUSION_TITLE = "Confusion Matrix"
+TABLE_TITLE = "Per-class metrics"
+
+
+def _class_name(names: Any, index: int) -> str:
+    return str(names.get(index, index)) if isinstance(names, dict) else str(names[index])
+
+
+def report_confusion_matrix(logger: Any, validator: Any, iteration: int) -> None:
+    cm = getattr(validator, "confusion_matrix", None)
+    if cm is None or getattr(cm, "matrix", None) is None:
+        return
+    matrix = np.asarray(cm.matrix)
+    labels = [_class_name(cm.names, i) for i in range(cm.nc)]
+    if matrix.shape[0] > cm.nc:  # detection tasks add a "background" row and column
+        labels.append("background")
+    logger.report_confusion_matrix(
+        title=CONFUSION_TITLE,
+        series="val",
+        matrix=matrix,
+        iteration=iteration,
+        xaxis="True",
+        yaxis="Predicted",
+        xlabels=labels,
+        ylabels=labels,
+        yaxis_reversed=True,
+    )
+
+
+def classes_to_plot(class_index: np.ndarray, ap: np.ndarray | None) -> list[int]:
+    """Rows of the curve arrays to draw: all of them, or the ``MAX_CLASS_SERIES`` with the best AP."""
+    rows = list(range(len(class_index)))
+    if len(rows) <= MAX_CLASS_SERIES:
+        return rows
+    if ap is None or len(ap) != len(rows):
+        return rows[:MAX_CLASS_SERIES]
+    return sorted(np.argsort(-np.asarray(ap), kind="stable")[:MAX_CLASS_SERIES].tolist())
+
+
+def report_curves(logger: Any, validator: Any, iteration: int) -> None:
+    metrics = validator.metrics
+    curves = list(getattr(metrics, "curves", None) or [])
+    if not curves:
+        return
+    class_index = np.asarray(getattr(metrics, "ap_class_index", []))
+    ap = getattr(getattr(metrics, "box", None), "all_ap", None)
+    ap = np.asarray(ap).mean(1) if ap is not None and np.size(ap) else None
+    rows = classes_to_plot(class_index, ap)
+    for title, (x, ys, xlabel, ylabel) in zip(curves, metrics.curves_results):
+        x, ys = np.asarray(x), np.atleast_2d(np.asarray(ys))
+        if ys.size == 0 or ys.shape[0] != len(class_index):
+            continue
+        for row in rows:
+            series = _class_name(validator.names, int(class_index[row]))
+            points = np.column_stack([x, ys[row]])
+            logger.report_scatter2d(title, series, points, iteration=iteration, xaxis=xlabel, yaxis=ylabel)
+        points = np.column_stack([x, ys.mean(0)])
+        logger.report_scatter2d(title, "all classes", points, iteration=iteration, xaxis=xlabel, yaxis=ylabel)
+
+
+def report_class_table(logger: Any, validator: Any, iteration: int) -> None:
+    summary = getattr(validator.metrics, "summary", None)
+    rows = summary() if callable(summary) else None
+    if not rows:
+        return
+    header = list(rows[0].keys())
+    table = [header, *[[row.get(k) for k in header] for row in rows]]
+    logger.report_table(title=TABLE_TITLE, series="val", iteration=iteration, table_plot=table)
+
+
+def report_native_plots(logger: Any, validator: Any, iteration: int = 0) -> None:
+    """Report the interactive plots of ``validator``'s last run; each one guarded on its own."""
+    from .guard import guarded
+
+    for what, report in (
+        ("the confusion matrix", report_confusion_matrix),
+        ("the metric curves", report_curves),
+        ("the per-class table", report_class_table),
+    ):
+        guarded(f"reporting {what}", report, logger, validator, iteration)
