@@ -112,11 +112,11 @@ def _ultralytics(report: Report) -> None:
 
     from .patching import TARGETS
 
-    state = (
-        "enabled in Ultralytics settings; suppressed" if SETTINGS.get("clearml") else "disabled; nothing to suppress"
-    )
-    report.line("built-in callback", f"{state} for trainings the shim handles (settings file untouched)")
-    import importlib
+    if SETTINGS.get("clearml"):
+        state = "enabled in Ultralytics settings; suppressed for trainings the shim handles (settings untouched)"
+    else:
+        state = "disabled in Ultralytics settings; nothing to suppress"
+    report.line("built-in callback", state)
 
     for module_name, targets in TARGETS.items():
         module = importlib.import_module(module_name)
