@@ -58,6 +58,14 @@ class OfflineSession:
             if e.get("type") == "training_debug_image" and e.get("metric") == title
         }
 
+    def plots(self, title: str) -> dict[str, dict]:
+        """Plotly figures reported under ``title``, by series."""
+        return {
+            e["variant"]: json.loads(e["plot_str"])
+            for e in self.events
+            if e.get("type") == "plot" and e.get("metric") == title
+        }
+
     def hyperparams(self, section: str = "General") -> dict[str, str]:
         return {k: v.get("value") for k, v in self.task.get("hyperparams", {}).get(section, {}).items()}
 

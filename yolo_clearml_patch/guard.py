@@ -15,10 +15,15 @@ def guarded(what: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> A
     try:
         return func(*args, **kwargs)
     except Exception as exc:
-        if settings.strict():
-            raise
-        warn_once(what, f"{what} failed, reporting continues without it: {type(exc).__name__}: {exc}")
+        handle(what, exc)
         return None
+
+
+def handle(what: str, exc: Exception) -> None:
+    """Deal with the shim's own error ``exc``: re-raise in strict mode, else warn once."""
+    if settings.strict():
+        raise exc
+    warn_once(what, f"{what} failed, reporting continues without it: {type(exc).__name__}: {exc}")
 
 
 def warn_once(key: str, message: str) -> None:

@@ -43,11 +43,22 @@ def _train_wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> An
         runs.after_ddp_workers(instance)
 
 
+def _init_wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+    """``BaseTrainer.__init__``: remote edits become overrides before the trainer reads its args."""
+    if activation.is_patched():
+        from . import remote_overrides
+
+        if remote_overrides.wanted():
+            args, kwargs = runs.with_remote_overrides(args, kwargs)
+    return wrapped(*args, **kwargs)
+
+
 # module -> [(class, method, wrapper)]
 TARGETS = {
     "ultralytics.engine.trainer": [
         ("BaseTrainer", "run_callbacks", _reporting_wrapper(runs.on_trainer_event)),
         ("BaseTrainer", "train", _train_wrapper),
+        ("BaseTrainer", "__init__", _init_wrapper),
     ],
     "ultralytics.engine.validator": [("BaseValidator", "run_callbacks", _reporting_wrapper(runs.on_validator_event))],
 }

@@ -58,7 +58,7 @@ class TrainingRun:
         if task is None:
             return
         self.out = once_logger(task)
-        task.connect(vars(args), name="General")
+        task.connect(dict(vars(args)), name="General")  # a copy: ClearML never writes into the args
 
     def train_epoch_end(self) -> None:
         trainer = self.trainer

@@ -5,7 +5,7 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
-from .guard import guarded
+from .guard import guarded, handle
 
 _HANDLERS = {
     "on_pretrain_routine_start": "start",
@@ -62,6 +62,33 @@ def after_ddp_workers(trainer: Any) -> None:
         from .offline_model import adopt_models_saved_by_children
 
         guarded("collecting the workers' output models", adopt_models_saved_by_children, run.out.task)
+
+
+def with_remote_overrides(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """``BaseTrainer.__init__(cfg, overrides, _callbacks)`` arguments with the Task's values as overrides.
+
+    An invalid edited value raises (fail fast); the shim's own failures are guarded as usual.
+    """
+    from ultralytics.utils import DEFAULT_CFG
+
+    from . import remote_overrides
+
+    names = ("cfg", "overrides", "_callbacks")
+    bound = {**dict(zip(names, args)), **kwargs}
+    cfg, overrides = bound.get("cfg", DEFAULT_CFG), bound.get("overrides") or {}
+    if not _reporting_rank():
+        return args, kwargs
+    try:
+        task = remote_overrides.remote_task(overrides.get("project"), overrides.get("name") or "train")
+        if task is None:
+            return args, kwargs
+        bound["overrides"] = remote_overrides.connect_before_init(task, cfg, overrides)
+    except remote_overrides.InvalidRemoteValue:
+        raise
+    except Exception as exc:
+        handle("applying the values edited in ClearML", exc)
+        return args, kwargs
+    return (), bound
 
 
 def on_validator_event(validator: Any, event: str | None) -> None:

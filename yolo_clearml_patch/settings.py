@@ -13,6 +13,7 @@ STRICT_VAR = "YOLO_CLEARML_PATCH_STRICT"
 OFFLINE_VAR = "YOLO_CLEARML_OFFLINE"
 TIMEOUT_VAR = "YOLO_CLEARML_SERVER_TIMEOUT"
 FORCE_VAR = "YOLO_CLEARML_PATCH_FORCE"
+REMOTE_VAR = "YOLO_CLEARML_REMOTE_OVERRIDES"
 DEFAULT_SERVER_TIMEOUT = 10.0
 
 _TRUE = frozenset({"1", "true", "on", "yes"})
@@ -102,6 +103,11 @@ def server_timeout() -> float:
 def force() -> bool:
     """Whether to patch even outside the supported version ranges."""
     return env_flag(FORCE_VAR, False)
+
+
+def remote_overrides() -> bool:
+    """Whether edits made in ClearML apply to the trainer even when running locally."""
+    return env_flag(REMOTE_VAR, False)
 
 
 def project() -> str | None:

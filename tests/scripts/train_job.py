@@ -15,6 +15,7 @@ parser.add_argument("--task", choices=("detect", "classify"), default="detect")
 parser.add_argument("--epochs", type=int, default=2)
 parser.add_argument("--project", default=None, help="Ultralytics project (default: --out)")
 parser.add_argument("--name", default=None, help="Ultralytics run name (default: the task)")
+parser.add_argument("--save-period", type=int, default=-1)
 parser.add_argument("--shim-import", choices=("none", "before", "after"), default="none")
 parser.add_argument("--user-task", action="store_true", help="call Task.init before training")
 parser.add_argument("--break-reporting", action="store_true", help="make ClearML's report_scalar raise")
@@ -92,6 +93,7 @@ model.train(
     name=opts.name or opts.task,
     exist_ok=True,
     plots=True,
+    save_period=opts.save_period,
     verbose=False,
 )
 

@@ -1,0 +1,49 @@
+"""Small pure pieces: remote value typing, when remote edits apply, the curve series cap."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from yolo_clearml_patch import native_plots, remote_overrides
+
+
+@pytest.mark.parametrize(
+    ("value", "local", "expected"),
+    [
+        ("None", None, None),  # ClearML sends None back as the string "None"
+        ("", None, None),
+        ("0.5", None, 0.5),
+        ("False", True, False),
+        ("true", False, True),
+        ("4", 16, 4),
+        (4, 16, 4),  # already typed by ClearML
+        ("cpu", "0", "cpu"),  # strings stay strings
+        ("None", "cpu", None),
+        ("[0, 1]", None, [0, 1]),
+    ],
+)
+def test_remote_values_are_typed_like_ultralytics_cli(value, local, expected):
+    assert remote_overrides.typed(value, local) == expected
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [({}, False), ({"CLEARML_TASK_ID": "abc"}, True), ({"YOLO_CLEARML_REMOTE_OVERRIDES": "1"}, True)],
+)
+def test_remote_edits_apply_under_an_agent_or_when_asked(env, expected, monkeypatch):
+    for var in ("CLEARML_TASK_ID", "TRAINS_TASK_ID", "YOLO_CLEARML_REMOTE_OVERRIDES"):
+        monkeypatch.delenv(var, raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    assert remote_overrides.wanted() is expected
+
+
+def test_curves_show_every_class_up_to_the_cap():
+    assert native_plots.classes_to_plot(np.arange(5), np.linspace(0, 1, 5)) == [0, 1, 2, 3, 4]
+
+
+def test_curves_show_the_best_classes_beyond_the_cap():
+    ap = np.arange(300) % 37 / 37  # 300 classes
+    rows = native_plots.classes_to_plot(np.arange(300), ap)
+    assert len(rows) == native_plots.MAX_CLASS_SERIES == 20
+    assert min(ap[rows]) >= max(np.delete(ap, rows))  # no class left out beats one shown

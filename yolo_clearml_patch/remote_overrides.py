@@ -1,0 +1,63 @@
+"""Remote execution and HPO: edits made in ClearML reach the trainer before it reads its args.
+
+Upstream connects the trainer's args after the trainer has read them (and since Ultralytics 8.4
+ignores remote edits on purpose). The shim wraps ``BaseTrainer.__init__`` instead: under
+clearml-agent, or with ``YOLO_CLEARML_REMOTE_OVERRIDES=1``, it connects the full configuration to
+the Task first and passes the values the Task holds on to the trainer as overrides. Values come
+back typed as Ultralytics' own command line types them (``None`` stays None, ``"false"`` becomes
+False, numbers become numbers) and pass Ultralytics' own cfg validation, or fail fast naming the
+parameter.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from . import settings
+from .settings import ConfigurationError
+
+
+class InvalidRemoteValue(ConfigurationError):
+    """A value edited in ClearML that Ultralytics does not accept; training stops before it starts."""
+
+
+AGENT_TASK_ID_VARS = ("CLEARML_TASK_ID", "TRAINS_TASK_ID")  # set by clearml-agent
+
+
+def wanted() -> bool:
+    """Whether remote edits apply: under clearml-agent, or when asked for."""
+    return settings.remote_overrides() or any(os.environ.get(var) for var in AGENT_TASK_ID_VARS)
+
+
+def remote_task(project: Any, name: str) -> Any:
+    """The Task whose "General" section holds the edited values (under an agent: the agent's Task)."""
+    from .clearml_task import task_for
+
+    return task_for(project, name)
+
+
+def typed(value: Any, local: Any) -> Any:
+    """``value`` from the Task, typed like the local value; strings go through Ultralytics' parser."""
+    if not isinstance(value, str) or (isinstance(local, str) and value not in {"None", ""}):
+        return value
+    from ultralytics.cfg import smart_value
+
+    return None if value == "" else smart_value(value)
+
+
+def connect_before_init(task: Any, cfg: Any, overrides: dict | None) -> dict:
+    """Connect the configuration the trainer would build to ``task``; return the overrides to build it with."""
+    from ultralytics.cfg import get_cfg
+
+    local = vars(get_cfg(cfg, overrides))
+    connected = task.connect(dict(local), name="General")
+    edited = {k: typed(v, local[k]) for k, v in dict(connected).items() if k in local}
+    changed = {k: v for k, v in edited.items() if v != local[k]}
+    merged = {**(overrides or {}), **changed}
+    try:
+        get_cfg(cfg, merged)  # Ultralytics' own validation of every value
+    except (TypeError, ValueError, SyntaxError) as exc:
+        bad = [k for k in changed if f"'{k}" in str(exc) or f"{k}=" in str(exc)] or sorted(changed)
+        raise InvalidRemoteValue(f"ClearML parameter General/{bad[0]} has an invalid value: {exc}") from exc
+    return merged
