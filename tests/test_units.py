@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from yolo_clearml_patch import native_plots, remote_overrides
 
 

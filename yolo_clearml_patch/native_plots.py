@@ -28,7 +28,8 @@ def report_confusion_matrix(logger: Any, validator: Any, iteration: int) -> None
     if cm is None or getattr(cm, "matrix", None) is None:
         return
     matrix = np.asarray(cm.matrix)
-    labels = [_class_name(cm.names, i) for i in range(cm.nc)]
+    names = getattr(cm, "names", None) or validator.names  # older Ultralytics: no names on the matrix
+    labels = [_class_name(names, i) for i in range(cm.nc)]
     if matrix.shape[0] > cm.nc:  # detection tasks add a "background" row and column
         labels.append("background")
     logger.report_confusion_matrix(
@@ -75,9 +76,22 @@ def report_curves(logger: Any, validator: Any, iteration: int) -> None:
         logger.report_scatter2d(title, "all classes", points, iteration=iteration, xaxis=xlabel, yaxis=ylabel)
 
 
+def class_rows(validator: Any) -> list[dict]:
+    """Per-class metrics: Ultralytics' ``summary()``, or (older versions) built from ``class_result``."""
+    metrics = validator.metrics
+    summary = getattr(metrics, "summary", None)
+    if callable(summary):
+        return list(summary())
+    keys = [k.split("/")[-1] for k in getattr(metrics, "keys", [])]
+    rows = []
+    for i, c in enumerate(getattr(metrics, "ap_class_index", [])):
+        values = [float(v) for v in metrics.class_result(i)]
+        rows.append({"Class": _class_name(validator.names, int(c)), **dict(zip(keys, values))})
+    return rows
+
+
 def report_class_table(logger: Any, validator: Any, iteration: int) -> None:
-    summary = getattr(validator.metrics, "summary", None)
-    rows = summary() if callable(summary) else None
+    rows = class_rows(validator)
     if not rows:
         return
     header = list(rows[0].keys())

@@ -44,9 +44,9 @@ def main(argv: list[str] | None = None) -> None:
     activate_from_environment()
 
     if argv[0] == "yolo" and not os.path.exists(argv[0]):
+        sys.argv = list(argv)  # before importing Ultralytics, which keeps a copy of sys.argv
         from ultralytics.cfg import entrypoint  # what Ultralytics' `yolo` console script runs
 
-        sys.argv = list(argv)
         raise SystemExit(entrypoint())
     if argv[0] == "-m":
         sys.argv = [argv[1], *argv[2:]]  # runpy puts the module's file path in argv[0]

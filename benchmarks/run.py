@@ -1,0 +1,157 @@
+"""Benchmark figures for yolo_clearml_patch, each measured side by side in the same run.
+
+    python benchmarks/run.py --quick     # a few minutes
+    python benchmarks/run.py             # more repeats
+
+Prints one ``name: value`` line per figure:
+ 1. process start with YOLO_CLEARML_PATCH=1 vs unset (ratio of medians, interleaved `python -c pass`);
+ 2. in-process import cost of yolo_clearml_patch (cumulative µs, `python -X importtime`);
+ 3. the shim's own CPU time in its hooks per epoch (training thread only; ClearML's I/O excluded);
+ 4. training wall time: shim / upstream callback and shim / no tracker (ratios of medians);
+ 5. on_train_end latency, shim vs upstream, and matplotlib figures left open after training;
+ 6. the wait a dead (closed port) or hanging ClearML server adds: shim vs upstream's Task.init.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "examples"))
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+
+def clean_env(home: Path, **extra: str) -> dict[str, str]:
+    drop = ("CLEARML_", "TRAINS_", "YOLO_CLEARML_", "PYTEST_", "GITHUB_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop) and k != "PYTHONPATH"}
+    env.update(HOME=str(home), MPLBACKEND="Agg", **extra)
+    return env
+
+
+def figure(name: str, value: object) -> None:
+    print(f"{name}: {value}", flush=True)
+
+
+def startup_ratio(home: Path, repeats: int) -> None:
+    on, off = [], []
+    for _ in range(repeats):  # interleaved, so drifts in machine load hit both alike
+        for env_extra, sink in (({"YOLO_CLEARML_PATCH": "1"}, on), ({}, off)):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", "pass"], env=clean_env(home, **env_extra), check=True)
+            sink.append(time.perf_counter() - start)
+    figure("startup_median_ms_switch_on", f"{statistics.median(on) * 1e3:.1f}")
+    figure("startup_median_ms_switch_off", f"{statistics.median(off) * 1e3:.1f}")
+    figure("startup_ratio_on_vs_off", f"{statistics.median(on) / statistics.median(off):.3f}")
+
+
+def import_cost(home: Path, repeats: int) -> None:
+    costs = []
+    for _ in range(repeats):
+        proc = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", "import yolo_clearml_patch"],
+            env=clean_env(home),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        (line,) = [ln for ln in proc.stderr.splitlines() if re.search(r"\|\s*yolo_clearml_patch$", ln)]
+        costs.append(int(line.split("|")[1]))
+    figure("import_cost_us", statistics.median(costs))
+
+
+def trainings(home: Path, data: Path, out: Path, repeats: int, epochs: int) -> None:
+    results: dict[str, list[dict]] = {"shim": [], "upstream": [], "none": []}
+    for _ in range(repeats):
+        for mode, sink in results.items():
+            proc = subprocess.run(
+                [sys.executable, str(HERE / "bench_child.py"), mode, str(data), str(out), str(epochs)],
+                env=clean_env(home),
+                capture_output=True,
+                text=True,
+                timeout=900,
+            )
+            line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("BENCH=")), None)
+            if line is None:
+                raise RuntimeError(f"{mode} run failed:\n{proc.stderr[-3000:]}")
+            sink.append(json.loads(line[6:]))
+    wall = {mode: statistics.median(r["wall_s"] for r in runs) for mode, runs in results.items()}
+    figure("train_wall_median_s_shim", f"{wall['shim']:.2f}")
+    figure("train_wall_median_s_upstream", f"{wall['upstream']:.2f}")
+    figure("train_wall_median_s_none", f"{wall['none']:.2f}")
+    figure("train_wall_ratio_shim_vs_upstream", f"{wall['shim'] / wall['upstream']:.3f}")
+    figure("train_wall_ratio_shim_vs_none", f"{wall['shim'] / wall['none']:.3f}")
+    hooks = [r["hook_cpu_s"] for r in results["shim"]]
+    figure("hook_cpu_ms_per_epoch", f"{statistics.median(h['epochs'] for h in hooks) / epochs * 1e3:.2f}")
+    figure("hook_cpu_ms_pretrain_start_once", f"{statistics.median(h['start'] for h in hooks) * 1e3:.1f}")
+    figure("hook_cpu_ms_train_end_once", f"{statistics.median(h['end'] for h in hooks) * 1e3:.1f}")
+    for mode in ("shim", "upstream"):
+        figure(f"on_train_end_median_s_{mode}", f"{statistics.median(r['train_end_s'] for r in results[mode]):.3f}")
+        figure(f"open_figures_after_training_{mode}", max(r["open_figures"] for r in results[mode]))
+    figure("upstream_crashed_runs", sum(bool(r["crashed"]) for r in results["upstream"]))
+
+
+def _closed_port_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def server_wait(home: Path, upstream_cap: float) -> None:
+    from servers import configured_env, hanging_server
+
+    shim_code = (
+        "import time; from yolo_clearml_patch.clearml_task import task_for; s = time.perf_counter();"
+        "task_for('bench', 'wait'); print('WAIT=%.2f' % (time.perf_counter() - s))"
+    )
+    upstream_code = (
+        "import time; from clearml import Task; s = time.perf_counter();"
+        "Task.init(project_name='bench', task_name='wait'); print('WAIT=%.2f' % (time.perf_counter() - s))"
+    )
+
+    def wait(code: str, url: str) -> str:
+        env = clean_env(home, **configured_env(url, "bench-secret"))
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=upstream_cap
+            )
+        except subprocess.TimeoutExpired:
+            return f">{upstream_cap:g} (killed)"
+        match = re.search(r"WAIT=([\d.]+)", proc.stdout)
+        return match.group(1) if match else f"failed: {proc.stderr.strip().splitlines()[-1:]}"
+
+    for who, code in (("shim", shim_code), ("upstream", upstream_code)):
+        figure(f"server_wait_s_closed_port_{who}", wait(code, _closed_port_url()))
+        with hanging_server() as url:
+            figure(f"server_wait_s_hanging_{who}", wait(code, url))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats: a few minutes")
+    args = parser.parse_args()
+    starts, imports, trains, epochs, cap = (20, 5, 2, 2, 30.0) if args.quick else (60, 15, 5, 3, 320.0)
+    figure("python", sys.version.split()[0])
+    figure("machine", f"{os.cpu_count()} CPUs, {sys.platform}")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        from synthetic_data import make_detect_dataset
+
+        data = make_detect_dataset(tmp_path / "data")
+        startup_ratio(tmp_path / "home", starts)
+        import_cost(tmp_path / "home", imports)
+        trainings(tmp_path / "home", data, tmp_path / "runs", trains, epochs)
+        server_wait(tmp_path / "home", cap)
+
+
+if __name__ == "__main__":
+    main()
