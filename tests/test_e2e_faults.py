@@ -71,9 +71,8 @@ def test_odd_names_many_classes_and_odd_values(train, tmp_path, datasets):
     names = CLASS_NAMES + tuple(f"класс-{i}" for i in range(298))  # 300 classes
     data = make_detect_dataset(tmp_path / "many", names=names)
     project = "Ünïcode проект/sub"
-    result = train(
-        "runner", "detect", "--data", str(data), "--epochs", "1", "--project", project, "--name", "exp ü/测试"
-    )
+    extra = ("--data", str(data), "--epochs", "1", "--project", project, "--name", "exp ü/测试", "--odd-metrics")
+    result = train("runner", "detect", *extra)
     (results,) = tmp_path.rglob("results.csv")  # a relative project lands under Ultralytics' runs_dir
     result.run_dir = results.parent
     assert result.run_dir.relative_to(tmp_path).parts[-4:] == ("Ünïcode проект", "sub", "exp ü", "测试")
@@ -81,7 +80,7 @@ def test_odd_names_many_classes_and_odd_values(train, tmp_path, datasets):
     assert_complete(result.session, result.run_dir)
     assert result.session.task["project_name"] == project and result.session.task["name"] == "测试"
     # a tensor is reported as its number; NaN and inf are skipped (ClearML would store 0), with a warning
-    assert result.session.scalars("metrics", "metrics/tensor") == {0: 0.5}
+    assert result.session.scalars("metrics", "metrics/tensor") == {0: 0.5, 1: 0.5}
     assert result.session.scalars("metrics", "metrics/nan") == {} == result.session.scalars("metrics", "metrics/inf")
     assert "metrics/metrics/nan = nan is not a finite number" in result.proc.stderr
 
