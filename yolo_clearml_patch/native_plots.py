@@ -64,7 +64,9 @@ def report_curves(logger: Any, validator: Any, iteration: int) -> None:
     ap = getattr(getattr(metrics, "box", None), "all_ap", None)
     ap = np.asarray(ap).mean(1) if ap is not None and np.size(ap) else None
     rows = classes_to_plot(class_index, ap)
-    for title, (x, ys, xlabel, ylabel) in zip(curves, metrics.curves_results):
+    box = getattr(metrics, "box", None)
+    results = getattr(metrics, "curves_results", None) or getattr(box, "curves_results", None) or []  # 8.3: on .box
+    for title, (x, ys, xlabel, ylabel) in zip(curves, results):
         x, ys = np.asarray(x), np.atleast_2d(np.asarray(ys))
         if ys.size == 0 or ys.shape[0] != len(class_index):
             continue
