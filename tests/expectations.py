@@ -8,6 +8,8 @@ from pathlib import Path
 
 from offline_session import OfflineSession
 
+from yolo_clearml_patch.upstream_titles import metric_title
+
 
 def results_rows(run_dir: Path) -> list[dict[str, float]]:
     with open(run_dir / "results.csv", newline="") as f:
@@ -25,7 +27,8 @@ def assert_complete(session: OfflineSession, run_dir: Path) -> None:
         for column, value in row.items():
             if column in {"epoch", "time"}:
                 continue
-            title = column.split("/")[0]
+            prefix = column.split("/")[0]
+            title = prefix if prefix in {"train", "lr"} else metric_title(column)  # as the installed upstream
             reported = session.scalars(title, column)
             assert epoch in reported, f"{title}/{column} missing at epoch {epoch}"
             assert abs(reported[epoch] - value) <= 1e-4 + 1e-3 * abs(value), (column, epoch, reported[epoch], value)

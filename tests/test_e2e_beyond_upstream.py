@@ -12,11 +12,13 @@ from servers import configured_env, hanging_server
 from synthetic_data import CLASS_NAMES
 
 
-def _assert_interactive_plots(session) -> None:
+def _assert_interactive_plots(session, run_dir) -> None:
     labels = [*CLASS_NAMES, "background"]
     (heatmap,) = session.plots("Confusion Matrix").values()
     trace = heatmap["data"][0]
     assert trace["type"] == "heatmap" and list(trace["x"]) == labels and list(trace["y"]) == labels
+    if not list(run_dir.glob("*PR_curve.png")):
+        return  # Ultralytics computed no curves (8.3.x, for a model with no detections yet): nothing to plot
     curves = session.plots("Precision-Recall(B)")
     assert "all classes" in curves and set(curves) <= {*CLASS_NAMES, "all classes"} and len(curves) >= 2
     assert all(fig["data"][0]["type"] == "scatter" for fig in curves.values())
@@ -30,7 +32,7 @@ def test_interactive_plots_and_checkpoints(train):
     result.assert_finished()
     session = result.session
     assert session.duplicates() == {}
-    _assert_interactive_plots(session)
+    _assert_interactive_plots(session, result.run_dir)
     models = session.output_models()
     by_name = {m["init"]["name"]: m for m in models}
     assert {f"detect_epoch{i}" for i in range(3)} <= set(by_name), sorted(by_name)
@@ -59,7 +61,7 @@ def test_standalone_validation_reports_to_a_testing_task(train, child_env, datas
     map50 = float(next(line for line in proc.stdout.splitlines() if line.startswith("MAP50="))[6:])
     assert abs(singles["metrics/mAP50(B)"] - map50) < 1e-6
     assert val.images("Validation") and "confusion_matrix" in val.titles("plot")
-    _assert_interactive_plots(val)
+    _assert_interactive_plots(val, tmp_path / "val-runs" / "val")
     assert val.duplicates() == {}
 
 

@@ -8,6 +8,8 @@ import pytest
 from expectations import assert_complete
 from servers import closed_port_url, configured_env, hanging_server
 
+from yolo_clearml_patch.upstream_titles import metric_title
+
 SECRET = "s3cr3t-must-not-leak"
 BOUND = 3.0  # seconds; YOLO_CLEARML_SERVER_TIMEOUT for these tests
 
@@ -80,9 +82,10 @@ def test_odd_names_many_classes_and_odd_values(train, tmp_path, datasets):
     assert_complete(result.session, result.run_dir)
     assert result.session.task["project_name"] == project and result.session.task["name"] == "测试"
     # a tensor is reported as its number; NaN and inf are skipped (ClearML would store 0), with a warning
-    assert result.session.scalars("metrics", "metrics/tensor") == {0: 0.5, 1: 0.5}
-    assert result.session.scalars("metrics", "metrics/nan") == {} == result.session.scalars("metrics", "metrics/inf")
-    assert "metrics/metrics/nan = nan is not a finite number" in result.proc.stderr
+    title = metric_title("metrics/tensor")  # "metrics", or "val" on Ultralytics before 8.3.173
+    assert result.session.scalars(title, "metrics/tensor") == {0: 0.5, 1: 0.5}
+    assert result.session.scalars(title, "metrics/nan") == {} == result.session.scalars(title, "metrics/inf")
+    assert f"{title}/metrics/nan = nan is not a finite number" in result.proc.stderr
 
 
 def test_absolute_project_path_becomes_its_last_folder(train):

@@ -12,14 +12,18 @@ from .guard import guarded
 from .log import logger
 from .native_plots import report_native_plots
 from .offline_model import register_output_model
+from .upstream_titles import metric_title
 
 
 def _validation_images(out: OnceLogger, validator: Any) -> None:
     out.debug_samples(sorted(Path(validator.save_dir).glob("val*.jpg")), "Validation")
 
 
-def _png_plots(out: OnceLogger, paths: Any) -> None:
-    for f in map(Path, paths):
+def _png_plots(out: OnceLogger, paths: Any, save_dir: Any) -> None:
+    """The plots Ultralytics registered, and every other plot image it saved in ``save_dir``
+    (older versions register fewer: upstream read a fixed list of files before 8.3.235)."""
+    saved = [p for p in sorted(Path(save_dir).glob("*")) if p.suffix in {".png", ".jpg"}]
+    for f in dict.fromkeys([*map(Path, paths), *saved]):
         if "batch" not in f.name:
             guarded(f"reporting plot {f.name}", out.png_plot, f.stem, f)
 
@@ -73,7 +77,7 @@ class TrainingRun:
         trainer = self.trainer
         self.out.scalar("Epoch Time", "Epoch Time", trainer.epoch_time, trainer.epoch)
         for k, v in (trainer.metrics or {}).items():
-            self.out.scalar(k.split("/")[0], k, v, trainer.epoch)
+            self.out.scalar(metric_title(k), k, v, trainer.epoch)
         if trainer.epoch == 0:
             from ultralytics.utils.torch_utils import model_info_for_loggers
 
@@ -96,7 +100,8 @@ class TrainingRun:
         trainer, out = self.trainer, self.out
         validator = trainer.validator
         guarded("reporting Mosaic samples", self._mosaic)
-        guarded("reporting final plots", _png_plots, out, [*trainer.plots, *(getattr(validator, "plots", {}) or {})])
+        plots = [*trainer.plots, *(getattr(validator, "plots", {}) or {})]
+        guarded("reporting final plots", _png_plots, out, plots, trainer.save_dir)
         guarded("reporting interactive plots", report_native_plots, out.logger, validator, trainer.epoch)
         guarded("reporting final metrics", _final_metrics, out, validator)
         guarded("registering the output models", self._output_models, trainer)
@@ -127,7 +132,7 @@ def report_standalone_validation(validator: Any) -> None:
         return
     out = once_logger(task)
     guarded("reporting validation samples", _validation_images, out, validator)
-    guarded("reporting validation plots", _png_plots, out, getattr(validator, "plots", {}) or {})
+    guarded("reporting validation plots", _png_plots, out, getattr(validator, "plots", {}) or {}, save_dir)
     guarded("reporting interactive plots", report_native_plots, out.logger, validator, 0)
     guarded("reporting validation metrics", _final_metrics, out, validator)
     _tell_where_offline_session_is(task)

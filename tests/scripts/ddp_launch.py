@@ -13,6 +13,7 @@ from pathlib import Path
 import ultralytics.engine.trainer as trainer_module
 from ultralytics.cfg import get_cfg
 from ultralytics.models.yolo.detect import DetectionTrainer
+from ultralytics.utils import callbacks
 
 data, out = sys.argv[1], sys.argv[2]
 worker = [sys.executable, str(Path(__file__).with_name("train_job.py")), "--data", data, "--out", out, "--epochs", "1"]
@@ -21,6 +22,7 @@ trainer_module.generate_ddp_command = lambda trainer: (worker + ["--print-task-i
 trainer = DetectionTrainer.__new__(DetectionTrainer)
 trainer.args = get_cfg(overrides={"model": "yolov8n.yaml", "data": data, "epochs": 1, "project": out, "name": "detect"})
 trainer.ddp, trainer.world_size = True, 2
+trainer.callbacks = callbacks.get_default_callbacks()  # __init__ sets them before deciding on DDP
 trainer.train()
 
 from clearml import Task  # noqa: E402
