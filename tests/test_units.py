@@ -48,3 +48,19 @@ def test_curves_show_the_best_classes_beyond_the_cap():
     rows = native_plots.classes_to_plot(np.arange(300), ap)
     assert len(rows) == native_plots.MAX_CLASS_SERIES == 20
     assert min(ap[rows]) >= max(np.delete(ap, rows))  # no class left out beats one shown
+
+
+@pytest.mark.parametrize(
+    ("device", "local_rank", "expected"),
+    [("0,1", None, True), ("0", None, False), ("cpu", None, False), ([0, 1], None, True), ("0,1", "0", False)],
+)
+def test_ddp_launch_detected_from_the_device_before_ultralytics_8_4(device, local_rank, expected, monkeypatch):
+    from types import SimpleNamespace
+
+    from yolo_clearml_patch.patching import launches_ddp
+
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    if local_rank is not None:
+        monkeypatch.setenv("LOCAL_RANK", local_rank)
+    assert launches_ddp(SimpleNamespace(args=SimpleNamespace(device=device))) is expected
+    assert launches_ddp(SimpleNamespace(ddp=True, args=SimpleNamespace(device="cpu"))) is True  # 8.4+

@@ -13,6 +13,7 @@ registers is saved at once, and the launcher adopts such models before its own s
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,9 @@ def adopt_models_saved_by_children(task: Any) -> int:
     """Add to ``task`` the offline models that child processes saved in its session; return how many."""
     if not task.is_offline():
         return 0
-    saved = json.loads((Path(task.get_offline_mode_folder()) / "task.json").read_text())
+    # under the Task's own edit lock: this process's ClearML threads rewrite task.json (truncate, write)
+    with getattr(task, "_edit_lock", None) or contextlib.nullcontext():
+        saved = json.loads((Path(task.get_offline_mode_folder()) / "task.json").read_text())
     known = {m.get("id") for m in task._offline_output_models}
     new = [m for m in saved.get("offline_output_models") or [] if m.get("id") not in known]
     task._offline_output_models.extend(new)

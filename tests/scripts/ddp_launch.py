@@ -17,11 +17,13 @@ from ultralytics.utils import callbacks
 
 data, out = sys.argv[1], sys.argv[2]
 worker = [sys.executable, str(Path(__file__).with_name("train_job.py")), "--data", data, "--out", out, "--epochs", "1"]
-trainer_module.generate_ddp_command = lambda trainer: (worker + ["--print-task-id"], None)
+# (8.4 calls generate_ddp_command(trainer), 8.3 generate_ddp_command(world_size, trainer))
+trainer_module.generate_ddp_command = lambda *args: (worker + ["--print-task-id"], None)
 
 trainer = DetectionTrainer.__new__(DetectionTrainer)
-trainer.args = get_cfg(overrides={"model": "yolov8n.yaml", "data": data, "epochs": 1, "project": out, "name": "detect"})
-trainer.ddp, trainer.world_size = True, 2
+overrides = {"model": "yolov8n.yaml", "data": data, "epochs": 1, "project": out, "name": "detect", "device": "0,1"}
+trainer.args = get_cfg(overrides=overrides)
+trainer.ddp, trainer.world_size = True, 2  # what 8.4's __init__ sets; 8.3's train() reads the device instead
 trainer.callbacks = callbacks.get_default_callbacks()  # __init__ sets them before deciding on DDP
 trainer.train()
 
