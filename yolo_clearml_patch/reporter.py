@@ -46,7 +46,6 @@ class TrainingRun:
         self._trainer = weakref.ref(trainer)
         self.out: OnceLogger | None = None
         self._started = False
-        self._mosaic_done = False
 
     @property
     def trainer(self) -> Any:
@@ -108,10 +107,9 @@ class TrainingRun:
         _tell_where_offline_session_is(out.task)
 
     def _mosaic(self) -> None:
-        """Mosaic samples once: after epoch 1 as upstream, or at train end when there was one epoch."""
-        if not self._mosaic_done:
-            self._mosaic_done = True
-            self.out.debug_samples(sorted(Path(self.trainer.save_dir).glob("train_batch*.jpg")), "Mosaic")
+        """Mosaic samples: after epoch 1 as upstream, and at train end any that were not there yet
+        (a 1-epoch run, or an image still being written by Ultralytics' plotting thread)."""
+        self.out.debug_samples(sorted(Path(self.trainer.save_dir).glob("train_batch*.jpg")), "Mosaic")
 
     def _output_models(self, trainer: Any) -> None:
         """``last.pt`` too when checkpoints are kept (``save_period > 0``); ``best.pt`` is the final model."""
