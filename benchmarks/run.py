@@ -60,6 +60,7 @@ def import_cost(home: Path, repeats: int) -> None:
         proc = subprocess.run(
             [sys.executable, "-X", "importtime", "-c", "import yolo_clearml_patch"],
             env=clean_env(home),
+            cwd=home.parent,  # not the repository: measure the installed package
             capture_output=True,
             text=True,
             check=True,
