@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from expectations import assert_complete
@@ -75,10 +76,9 @@ def test_odd_names_many_classes_and_odd_values(train, tmp_path, datasets):
     project = "Ünïcode проект/sub"
     extra = ("--data", str(data), "--epochs", "1", "--project", project, "--name", "exp ü/测试", "--odd-metrics")
     result = train("runner", "detect", *extra)
-    (results,) = tmp_path.rglob("results.csv")  # a relative project lands under Ultralytics' runs_dir
-    result.run_dir = results.parent
-    assert result.run_dir.relative_to(tmp_path).parts[-4:] == ("Ünïcode проект", "sub", "exp ü", "测试")
     result.assert_finished()
+    result.run_dir = Path(result.marker("SAVE_DIR"))  # a relative project lands under Ultralytics' runs_dir
+    assert result.run_dir.parts[-4:] == ("Ünïcode проект", "sub", "exp ü", "测试")
     assert_complete(result.session, result.run_dir)
     assert result.session.task["project_name"] == project and result.session.task["name"] == "测试"
     # a tensor is reported as its number; NaN and inf are skipped (ClearML would store 0), with a warning

@@ -103,6 +103,7 @@ if opts.user_task:
 
     bound = {"pytorch": PatchPyTorchModelIO._current_task, "matplotlib": PatchedMatplotlib._current_task}
     print("BINDINGS=" + json.dumps({name: task is not None for name, task in bound.items()}), flush=True)
+print(f"SAVE_DIR={model.trainer.save_dir}", flush=True)
 if opts.print_task_id:
     from clearml import Task
 
