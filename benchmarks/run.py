@@ -6,10 +6,14 @@
 Prints one ``name: value`` line per figure:
  1. process start with YOLO_CLEARML_PATCH=1 vs unset (ratio of medians, interleaved `python -c pass`);
  2. in-process import cost of yolo_clearml_patch (cumulative µs, `python -X importtime`);
- 3. the shim's own CPU time in its hooks per epoch (training thread only; ClearML's I/O excluded);
- 4. training wall time: shim / upstream callback and shim / no tracker (ratios of medians);
+ 3. the reporting hooks' CPU time per epoch (training thread only; ClearML's I/O excluded), from
+    epoch 2 on, and the one-time work apart (Task, model info, Mosaic, train end): shim and upstream;
+ 4. training wall time, from the child's start (imports included) to ``train()`` returning: shim /
+    upstream callback, shim / no tracker, and the shim's thread-based reporting / ClearML's forked
+    reporting process (ratios of medians);
  5. on_train_end latency, shim vs upstream, and matplotlib figures left open after training;
- 6. the wait a dead (closed port) or hanging ClearML server adds: shim vs upstream's Task.init.
+ 6. the wait a dead (closed port) or hanging ClearML server adds: shim vs upstream's Task.init, each
+    against the same call with no server at all.
 """
 
 from __future__ import annotations
@@ -70,13 +74,32 @@ def import_cost(home: Path, repeats: int) -> None:
     figure("import_cost_us", statistics.median(costs))
 
 
+ONCE = ("on_pretrain_routine_start", "on_train_end")
+STEADY_FROM = 2  # epoch 0 has the model info (GFLOPs), epoch 1 the Mosaic images: one-time work
+
+
+def _hook_cpu(run: dict) -> dict[str, list[float]]:
+    """A run's reporting-hook CPU seconds: at each one-time event, and per epoch (all other events)."""
+    split: dict[str, list[float]] = {event: [0.0] for event in ONCE}
+    per_epoch: dict[int, float] = {}
+    for key, seconds in run["hook_cpu_s"].items():
+        event, epoch = key.rsplit("@", 1)
+        if event in ONCE:
+            split[event][0] += seconds
+        else:
+            per_epoch[int(epoch)] = per_epoch.get(int(epoch), 0.0) + seconds
+    split["steady"] = [s for e, s in per_epoch.items() if e >= STEADY_FROM]
+    split["first"] = [sum(s for e, s in per_epoch.items() if e < STEADY_FROM)]
+    return split
+
+
 def trainings(home: Path, data: Path, out: Path, repeats: int, epochs: int) -> None:
-    results: dict[str, list[dict]] = {"shim": [], "upstream": [], "none": []}
-    for _ in range(repeats):
+    results: dict[str, list[dict]] = {"shim": [], "upstream": [], "none": [], "shim_forked": []}
+    for _ in range(repeats):  # interleaved, so drifts in machine load hit every mode alike
         for mode, sink in results.items():
             proc = subprocess.run(
                 [sys.executable, str(HERE / "bench_child.py"), mode, str(data), str(out), str(epochs)],
-                env=clean_env(home),
+                env=clean_env(home, YOLO_CONFIG_DIR=str(home / "ultralytics" / mode)),  # settings per mode
                 capture_output=True,
                 text=True,
                 timeout=900,
@@ -86,15 +109,21 @@ def trainings(home: Path, data: Path, out: Path, repeats: int, epochs: int) -> N
                 raise RuntimeError(f"{mode} run failed:\n{proc.stderr[-3000:]}")
             sink.append(json.loads(line[6:]))
     wall = {mode: statistics.median(r["wall_s"] for r in runs) for mode, runs in results.items()}
-    figure("train_wall_median_s_shim", f"{wall['shim']:.2f}")
-    figure("train_wall_median_s_upstream", f"{wall['upstream']:.2f}")
-    figure("train_wall_median_s_none", f"{wall['none']:.2f}")
+    for mode, seconds in wall.items():
+        figure(f"train_wall_median_s_{mode}", f"{seconds:.2f}")
     figure("train_wall_ratio_shim_vs_upstream", f"{wall['shim'] / wall['upstream']:.3f}")
     figure("train_wall_ratio_shim_vs_none", f"{wall['shim'] / wall['none']:.3f}")
-    hooks = [r["hook_cpu_s"] for r in results["shim"]]
-    figure("hook_cpu_ms_per_epoch", f"{statistics.median(h['epochs'] for h in hooks) / epochs * 1e3:.2f}")
-    figure("hook_cpu_ms_pretrain_start_once", f"{statistics.median(h['start'] for h in hooks) * 1e3:.1f}")
-    figure("hook_cpu_ms_train_end_once", f"{statistics.median(h['end'] for h in hooks) * 1e3:.1f}")
+    figure("train_wall_ratio_shim_threads_vs_clearml_forked_process", f"{wall['shim'] / wall['shim_forked']:.3f}")
+    for mode in ("shim", "upstream", "shim_forked"):
+        cpu = [_hook_cpu(r) for r in results[mode]]
+
+        def ms(part: str, cpu: list = cpu) -> str:
+            return f"{statistics.median(s for c in cpu for s in c[part]) * 1e3:.2f}"
+
+        figure(f"hook_cpu_ms_per_epoch_{mode}", ms("steady"))
+        figure(f"hook_cpu_ms_epochs_0_1_once_{mode}", ms("first"))
+        figure(f"hook_cpu_ms_pretrain_start_once_{mode}", ms("on_pretrain_routine_start"))
+        figure(f"hook_cpu_ms_train_end_once_{mode}", ms("on_train_end"))
     for mode in ("shim", "upstream"):
         figure(f"on_train_end_median_s_{mode}", f"{statistics.median(r['train_end_s'] for r in results[mode]):.3f}")
         figure(f"open_figures_after_training_{mode}", max(r["open_figures"] for r in results[mode]))
@@ -119,28 +148,54 @@ def server_wait(home: Path, upstream_cap: float) -> None:
         "Task.init(project_name='bench', task_name='wait'); print('WAIT=%.2f' % (time.perf_counter() - s))"
     )
 
-    def wait(code: str, url: str) -> str:
-        env = clean_env(home, **configured_env(url, "bench-secret"))
+    def wait(code: str, extra_env: dict[str, str]) -> float | str:
         try:
             proc = subprocess.run(
-                [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=upstream_cap
+                [sys.executable, "-c", code],
+                env=clean_env(home, **extra_env),
+                capture_output=True,
+                text=True,
+                timeout=upstream_cap,
             )
         except subprocess.TimeoutExpired:
             return f">{upstream_cap:g} (killed)"
         match = re.search(r"WAIT=([\d.]+)", proc.stdout)
-        return match.group(1) if match else f"failed: {proc.stderr.strip().splitlines()[-1:]}"
+        return float(match.group(1)) if match else f"failed: {proc.stderr.strip().splitlines()[-1:]}"
 
+    def median_wait(code: str, extra_env: dict[str, str], repeats: int = 3) -> float | str:
+        waits = [wait(code, extra_env) for _ in range(repeats)]
+        numbers = [w for w in waits if isinstance(w, float)]
+        return statistics.median(numbers) if len(numbers) == len(waits) else waits[0]
+
+    def shown(seconds: float | str) -> str:
+        return f"{seconds:.2f}" if isinstance(seconds, float) else seconds
+
+    def added(seconds: float | str, baseline: float | str) -> str:
+        both = isinstance(seconds, float) and isinstance(baseline, float)
+        return f"{seconds - baseline:.2f}" if both else str(seconds)
+
+    # the same call with no server to wait for (offline from the start) is the baseline: the wait a
+    # server adds is what goes beyond it (importing clearml and creating the Task are not waits)
+    offline = {"shim": {}, "upstream": {"CLEARML_OFFLINE_MODE": "1"}}
     for who, code in (("shim", shim_code), ("upstream", upstream_code)):
-        figure(f"server_wait_s_closed_port_{who}", wait(code, _closed_port_url()))
+        baseline = median_wait(code, offline[who])
+        figure(f"server_wait_s_no_server_baseline_{who}", shown(baseline))
+        closed = median_wait(
+            code, configured_env(_closed_port_url(), "bench-secret"), repeats=3 if who == "shim" else 1
+        )
+        figure(f"server_wait_s_closed_port_{who}", shown(closed))
+        figure(f"server_wait_added_s_closed_port_{who}", added(closed, baseline))
         with hanging_server() as url:
-            figure(f"server_wait_s_hanging_{who}", wait(code, url))
+            hanging = wait(code, configured_env(url, "bench-secret"))
+        figure(f"server_wait_s_hanging_{who}", shown(hanging))
+        figure(f"server_wait_added_s_hanging_{who}", added(hanging, baseline))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats: a few minutes")
     args = parser.parse_args()
-    starts, imports, trains, epochs, cap = (20, 5, 2, 2, 30.0) if args.quick else (60, 15, 5, 3, 320.0)
+    starts, imports, trains, epochs, cap = (20, 5, 3, 4, 30.0) if args.quick else (60, 15, 5, 6, 320.0)
     figure("python", sys.version.split()[0])
     figure("machine", f"{os.cpu_count()} CPUs, {sys.platform}")
     with tempfile.TemporaryDirectory() as tmp:

@@ -16,8 +16,12 @@ def results_rows(run_dir: Path) -> list[dict[str, float]]:
         return [{k.strip(): float(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
-def assert_complete(session: OfflineSession, run_dir: Path) -> None:
-    """Every event upstream reports, plus the final tail, with the values of results.csv, nothing twice."""
+def assert_complete(session: OfflineSession, run_dir: Path, plot_links: bool = True) -> None:
+    """Every event upstream reports, plus the final tail, with the values of results.csv, nothing twice.
+
+    ``plot_links=False``: each plot's image is in the session, but its link is not checked (ClearML
+    renames an image after linking it when a child process reports to its parent's Task).
+    """
     assert session.duplicates() == {}, f"reported twice: {session.duplicates()}"
     rows = results_rows(run_dir)
     epochs = len(rows)
@@ -49,8 +53,17 @@ def assert_complete(session: OfflineSession, run_dir: Path) -> None:
     assert validation and validation <= session.images("Validation")
 
     # final plots: every non-batch image Ultralytics saved in the run directory
-    plots = {p.stem for p in run_dir.iterdir() if p.suffix in {".png", ".jpg"} and "batch" not in p.name}
+    images = [p for p in run_dir.iterdir() if p.suffix in {".png", ".jpg"} and "batch" not in p.name]
+    plots = {p.stem for p in images}
     assert plots and plots <= session.titles("plot"), plots - session.titles("plot")
+    for plot in images:  # each one shows the very image Ultralytics saved, stored in the session
+        if plot_links:
+            shown = session.plot_image(plot.stem)
+            assert shown is not None and shown.is_relative_to(session.folder), (plot.name, shown)
+            assert shown.read_bytes() == plot.read_bytes(), plot.name
+        else:
+            stored = list((session.folder / "data").rglob(f"{plot.stem}_plot image_*{plot.suffix}"))
+            assert [f.read_bytes() for f in stored] == [plot.read_bytes()], (plot.name, stored)
 
     # hyperparameters under "General" and the output model, stored in the session
     params = session.hyperparams("General")

@@ -66,6 +66,13 @@ class OfflineSession:
             if e.get("type") == "plot" and e.get("metric") == title
         }
 
+    def plot_image(self, title: str) -> Path | None:
+        """The image file a plot reported as an image ("plot image") under ``title`` shows."""
+        figure = self.plots(title).get("plot image")
+        images = (figure or {}).get("layout", {}).get("images") or [{}]
+        source = images[0].get("source")
+        return Path(source) if source else None
+
     def hyperparams(self, section: str = "General") -> dict[str, str]:
         return {k: v.get("value") for k, v in self.task.get("hyperparams", {}).get(section, {}).items()}
 

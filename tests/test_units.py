@@ -57,7 +57,7 @@ def test_curves_show_the_best_classes_beyond_the_cap():
 def test_ddp_launch_detected_from_the_device_before_ultralytics_8_4(device, local_rank, expected, monkeypatch):
     from types import SimpleNamespace
 
-    from yolo_clearml_patch.patching import launches_ddp
+    from yolo_clearml_patch.ddp import launches_ddp
 
     monkeypatch.delenv("LOCAL_RANK", raising=False)
     if local_rank is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -72,14 +73,15 @@ def _use_offline_mode(task_cls: Any) -> bool | None:
         return True
     if not clearml_configured():
         return _go_offline(task_cls, "ClearML is not configured (no clearml.conf, no CLEARML_API_* keys)")
+    timeout, started = settings.server_timeout(), time.monotonic()  # the bound covers the whole check
     from clearml.backend_api import Session
 
     from .server_probe import server_answers
 
     host = Session.get_api_server_host()
-    timeout = settings.server_timeout()
-    answered, waited = server_answers(host, timeout)
+    answered, _ = server_answers(host, max(0.0, timeout - (time.monotonic() - started)))
     if not answered:
+        waited = time.monotonic() - started
         reason = f"the ClearML server {host} did not answer within {timeout:g} s (waited {waited:.1f} s)"
         return _go_offline(task_cls, reason)
     return False

@@ -11,6 +11,7 @@ from typing import Any
 import wrapt
 
 from . import activation, runs
+from .ddp import launches_ddp
 from .upstream_callback import drop_upstream
 
 # (module, class, method) -> the FunctionWrapper installed on the class
@@ -30,20 +31,6 @@ def _reporting_wrapper(report: Any) -> Any:
         return result
 
     return wrapper
-
-
-def launches_ddp(trainer: Any) -> bool:
-    """Whether ``trainer.train()`` will start DDP worker processes rather than train itself."""
-    if hasattr(trainer, "ddp"):  # Ultralytics 8.4+
-        return bool(trainer.ddp)
-    import os
-
-    device = getattr(getattr(trainer, "args", None), "device", None)  # before 8.4: decided in train()
-    if isinstance(device, str):
-        count = len([d for d in device.split(",") if d.strip()])
-    else:
-        count = len(device) if isinstance(device, (list, tuple)) else 0
-    return count > 1 and "LOCAL_RANK" not in os.environ
 
 
 def _train_wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:

@@ -39,6 +39,18 @@ def _tell_where_offline_session_is(task: Any) -> None:
         logger().info(hint)
 
 
+def _finished_validation(out: OnceLogger, validator: Any, plots: Any, save_dir: Any, iteration: int) -> None:
+    """A finished validation's PNG plots, interactive plots and final metrics; each step guarded."""
+    guarded("reporting final plots", _png_plots, out, plots, save_dir)
+    guarded("reporting interactive plots", report_native_plots, out.logger, validator, iteration)
+    guarded("reporting final metrics", _final_metrics, out, validator)
+
+
+def _keeps_checkpoints(trainer: Any) -> bool:
+    """``save_period > 0``: Ultralytics keeps ``epochN.pt`` checkpoints, and the shim registers them."""
+    return (getattr(trainer, "save_period", 0) or 0) > 0
+
+
 class TrainingRun:
     """The ClearML reporting of one trainer, from pretrain start to train end."""
 
@@ -86,9 +98,8 @@ class TrainingRun:
     def model_save(self) -> None:
         """A periodic checkpoint (``save_period > 0``) is registered with its epoch."""
         trainer = self.trainer
-        period = getattr(trainer, "save_period", 0) or 0
         checkpoint = Path(trainer.wdir) / f"epoch{trainer.epoch}.pt"
-        if period > 0 and trainer.epoch % period == 0 and checkpoint.exists():
+        if _keeps_checkpoints(trainer) and trainer.epoch % trainer.save_period == 0 and checkpoint.exists():
             register_output_model(self.out.task, checkpoint, f"{trainer.args.name}_epoch{trainer.epoch}", trainer.epoch)
 
     def val_end(self, validator: Any) -> None:
@@ -100,9 +111,7 @@ class TrainingRun:
         validator = trainer.validator
         guarded("reporting Mosaic samples", self._mosaic)
         plots = [*trainer.plots, *(getattr(validator, "plots", {}) or {})]
-        guarded("reporting final plots", _png_plots, out, plots, trainer.save_dir)
-        guarded("reporting interactive plots", report_native_plots, out.logger, validator, trainer.epoch)
-        guarded("reporting final metrics", _final_metrics, out, validator)
+        _finished_validation(out, validator, plots, trainer.save_dir, trainer.epoch)
         guarded("registering the output models", self._output_models, trainer)
         _tell_where_offline_session_is(out.task)
 
@@ -114,7 +123,7 @@ class TrainingRun:
     def _output_models(self, trainer: Any) -> None:
         """``last.pt`` too when checkpoints are kept (``save_period > 0``); ``best.pt`` is the final model."""
         last, best = Path(trainer.last), Path(trainer.best)
-        if (getattr(trainer, "save_period", 0) or 0) > 0 and last.exists():
+        if _keeps_checkpoints(trainer) and last.exists():
             register_output_model(self.out.task, last, f"{trainer.args.name}_last", trainer.epoch)
         final = best if best.exists() else last
         if final.exists():
@@ -130,7 +139,5 @@ def report_standalone_validation(validator: Any) -> None:
         return
     out = once_logger(task)
     guarded("reporting validation samples", _validation_images, out, validator)
-    guarded("reporting validation plots", _png_plots, out, getattr(validator, "plots", {}) or {}, save_dir)
-    guarded("reporting interactive plots", report_native_plots, out.logger, validator, 0)
-    guarded("reporting validation metrics", _final_metrics, out, validator)
+    _finished_validation(out, validator, getattr(validator, "plots", {}) or {}, save_dir, 0)
     _tell_where_offline_session_is(task)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
+from .ddp import launches_ddp
 from .guard import guarded, handle
 
 _HANDLERS = {
@@ -38,7 +39,7 @@ def _started_run(trainer: Any) -> Any:
 def on_trainer_event(trainer: Any, event: str | None) -> None:
     """Report a trainer event, if it is one the shim reports; never raises (except in strict mode)."""
     handler = _HANDLERS.get(event or "")
-    if handler is None or getattr(trainer, "ddp", False) or not _reporting_rank():
+    if handler is None or launches_ddp(trainer) or not _reporting_rank():
         return
     run = _started_run(trainer)
     if handler != "start" and run.out is not None:
