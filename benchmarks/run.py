@@ -74,6 +74,17 @@ def import_cost(home: Path, repeats: int) -> None:
     figure("import_cost_us", statistics.median(costs))
 
 
+def _run_child(args: list[str], env: dict[str, str], exit_bound: float = 300.0) -> tuple[str, str, bool]:
+    """A child's stdout and stderr, and whether it hung: killed after ``exit_bound`` seconds (a ClearML
+    forked reporting process can deadlock at exit after the figures are printed)."""
+    try:
+        proc = subprocess.run(args, env=env, capture_output=True, text=True, timeout=exit_bound)
+        return proc.stdout, proc.stderr, False
+    except subprocess.TimeoutExpired as exc:
+        text = [x.decode(errors="replace") if isinstance(x, bytes) else (x or "") for x in (exc.stdout, exc.stderr)]
+        return text[0], text[1], True
+
+
 ONCE = ("on_pretrain_routine_start", "on_train_end")
 STEADY_FROM = 2  # epoch 0 has the model info (GFLOPs), epoch 1 the Mosaic images: one-time work
 
@@ -97,17 +108,14 @@ def trainings(home: Path, data: Path, out: Path, repeats: int, epochs: int) -> N
     results: dict[str, list[dict]] = {"shim": [], "upstream": [], "none": [], "shim_forked": []}
     for _ in range(repeats):  # interleaved, so drifts in machine load hit every mode alike
         for mode, sink in results.items():
-            proc = subprocess.run(
+            stdout, stderr, hung = _run_child(
                 [sys.executable, str(HERE / "bench_child.py"), mode, str(data), str(out), str(epochs)],
-                env=clean_env(home, YOLO_CONFIG_DIR=str(home / "ultralytics" / mode)),  # settings per mode
-                capture_output=True,
-                text=True,
-                timeout=900,
+                clean_env(home, YOLO_CONFIG_DIR=str(home / "ultralytics" / mode)),  # settings per mode
             )
-            line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("BENCH=")), None)
+            line = next((ln for ln in stdout.splitlines() if ln.startswith("BENCH=")), None)
             if line is None:
-                raise RuntimeError(f"{mode} run failed:\n{proc.stderr[-3000:]}")
-            sink.append(json.loads(line[6:]))
+                raise RuntimeError(f"{mode} run failed:\n{stderr[-3000:]}")
+            sink.append({**json.loads(line[6:]), "hung_at_exit": hung})
     wall = {mode: statistics.median(r["wall_s"] for r in runs) for mode, runs in results.items()}
     for mode, seconds in wall.items():
         figure(f"train_wall_median_s_{mode}", f"{seconds:.2f}")
@@ -128,6 +136,8 @@ def trainings(home: Path, data: Path, out: Path, repeats: int, epochs: int) -> N
         figure(f"on_train_end_median_s_{mode}", f"{statistics.median(r['train_end_s'] for r in results[mode]):.3f}")
         figure(f"open_figures_after_training_{mode}", max(r["open_figures"] for r in results[mode]))
     figure("upstream_crashed_runs", sum(bool(r["crashed"]) for r in results["upstream"]))
+    for mode, runs in results.items():
+        figure(f"runs_hung_at_exit_{mode}", f"{sum(r['hung_at_exit'] for r in runs)}/{len(runs)}")
 
 
 def _closed_port_url() -> str:

@@ -23,6 +23,7 @@ parser.add_argument("--raise-in-callback", action="store_true", help="a user cal
 parser.add_argument("--print-task-id", action="store_true", help="print the current ClearML Task's id at the end")
 parser.add_argument("--odd-metrics", action="store_true", help="add NaN, inf and tensor metric values")
 parser.add_argument("--clearml-subprocess", action="store_true", help="keep ClearML's forked reporting process")
+parser.add_argument("--clearml-threads", action="store_true", help="ClearML reports from threads, without the shim")
 opts = parser.parse_args()
 
 if opts.shim_import == "before":
@@ -54,6 +55,11 @@ if opts.clearml_subprocess:  # for comparison only: undo the shim's switch to th
         return _init(cls, *args, **kwargs)
 
     Task.init = classmethod(_init_with_subprocess)
+
+if opts.clearml_threads:  # an upstream baseline that cannot hang at exit in ClearML's forked reporting
+    from clearml import Task
+
+    Task._report_subprocess_enabled = False
 
 if opts.break_reporting:
     from clearml import Logger
