@@ -75,8 +75,8 @@ def import_cost(home: Path, repeats: int) -> None:
 
 
 def _run_child(args: list[str], env: dict[str, str], exit_bound: float = 300.0) -> tuple[str, str, bool]:
-    """A child's stdout and stderr, and whether it hung: killed after ``exit_bound`` seconds (a ClearML
-    forked reporting process can deadlock at exit after the figures are printed)."""
+    """A child's stdout and stderr, and whether it was killed after ``exit_bound`` seconds (a ClearML
+    forked reporting process can deadlock at exit after the figures are printed; a server can hang)."""
     try:
         proc = subprocess.run(args, env=env, capture_output=True, text=True, timeout=exit_bound)
         return proc.stdout, proc.stderr, False
@@ -159,18 +159,11 @@ def server_wait(home: Path, upstream_cap: float) -> None:
     )
 
     def wait(code: str, extra_env: dict[str, str]) -> float | str:
-        try:
-            proc = subprocess.run(
-                [sys.executable, "-c", code],
-                env=clean_env(home, **extra_env),
-                capture_output=True,
-                text=True,
-                timeout=upstream_cap,
-            )
-        except subprocess.TimeoutExpired:
+        stdout, stderr, killed = _run_child([sys.executable, "-c", code], clean_env(home, **extra_env), upstream_cap)
+        if killed:
             return f">{upstream_cap:g} (killed)"
-        match = re.search(r"WAIT=([\d.]+)", proc.stdout)
-        return float(match.group(1)) if match else f"failed: {proc.stderr.strip().splitlines()[-1:]}"
+        match = re.search(r"WAIT=([\d.]+)", stdout)
+        return float(match.group(1)) if match else f"failed: {stderr.strip().splitlines()[-1:]}"
 
     def median_wait(code: str, extra_env: dict[str, str], repeats: int = 3) -> float | str:
         waits = [wait(code, extra_env) for _ in range(repeats)]
