@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +60,18 @@ def run_python(args: list[str], env: dict[str, str], cwd: Path, timeout: float =
         pytest.fail(f"python {' '.join(args)} did not exit within {timeout} s\n{out[-3000:]}\n{err[-3000:]}")
 
 
+@pytest.fixture
+def clearml_server():
+    """The test ClearML server (API + files) on 127.0.0.1, up; stopped after the test."""
+    from clearml_api import ClearMLTestServer
+
+    server = ClearMLTestServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def datasets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     from synthetic_data import make_classify_dataset, make_detect_dataset
@@ -71,6 +85,7 @@ class TrainingResult:
     proc: subprocess.CompletedProcess
     sessions: list[OfflineSession]
     run_dir: Path
+    exited_at: float = 0.0  # time.time() when the process was seen to end (background trainings)
 
     @property
     def output(self) -> str:
@@ -91,24 +106,91 @@ class TrainingResult:
         assert "TRAIN_DONE" in self.proc.stdout, self.output[-5000:]
 
 
+def _job(way: str, task: str, extra: tuple, run_env: dict, datasets: dict, out: Path) -> list[str]:
+    """The child's arguments for ``train_job.py``, turned on one of the three ways (or not at all)."""
+    job = [str(TRAIN_JOB), "--data", str(datasets[task]), "--out", str(out), "--task", task]
+    if way == "runner":
+        return ["-m", "yolo_clearml_patch", *job, *extra]
+    if way == "import":
+        return [*job, "--shim-import", "before", *extra]
+    if way == "pth":
+        run_env["YOLO_CLEARML_PATCH"] = "1"
+        return [*job, *extra]
+    if way == "none":
+        return [*job, *extra]
+    raise ValueError(way)
+
+
 @pytest.fixture
 def train(datasets, child_env, home, tmp_path):
     """Run ``tests/scripts/train_job.py`` in a subprocess, turned on one of the three ways (or not at all)."""
 
     def _train(way: str, task: str = "detect", *extra: str, env: dict | None = None) -> TrainingResult:
         run_env = {**child_env, **(env or {})}
-        job = [str(TRAIN_JOB), "--data", str(datasets[task]), "--out", str(tmp_path / "runs"), "--task", task]
-        if way == "runner":
-            args = ["-m", "yolo_clearml_patch", *job]
-        elif way == "import":
-            args = [*job, "--shim-import", "before"]
-        elif way == "pth":
-            args, run_env["YOLO_CLEARML_PATCH"] = job, "1"
-        elif way == "none":
-            args = job
-        else:
-            raise ValueError(way)
-        proc = run_python([*args, *extra], run_env, cwd=tmp_path, timeout=TRAIN_TIMEOUT)
+        args = _job(way, task, extra, run_env, datasets, tmp_path / "runs")
+        proc = run_python(args, run_env, cwd=tmp_path, timeout=TRAIN_TIMEOUT)
         return TrainingResult(proc, sessions_under(home), tmp_path / "runs" / task)
 
     return _train
+
+
+@dataclass
+class RunningTraining:
+    """A training started in the background, so that a test can act while it runs."""
+
+    popen: subprocess.Popen
+    run_dir: Path
+    home: Path
+    logs: tuple[Path, Path]  # the child's stdout and stderr (files: a full pipe would block the child)
+
+    def epochs_done(self) -> int:
+        """Rows in results.csv: the epochs Ultralytics has finished."""
+        results = self.run_dir / "results.csv"
+        return max(0, len(results.read_text().strip().splitlines()) - 1) if results.exists() else 0
+
+    def wait_for_epochs(self, n: int, timeout: float = TRAIN_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        while self.epochs_done() < n:
+            assert self.popen.poll() is None, f"the training ended before epoch {n}: {self.popen.returncode}"
+            assert time.monotonic() < deadline, f"epoch {n} not reached within {timeout} s"
+            time.sleep(0.05)
+
+    def finish(self, timeout: float = TRAIN_TIMEOUT) -> TrainingResult:
+        """Wait for the process to end (failing the test at ``timeout``); ``exited_at`` is when it ended."""
+        try:
+            self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait()
+        exited_at = time.time()
+        out, err = (path.read_text(errors="replace") for path in self.logs)
+        if self.popen.returncode == -signal.SIGKILL:
+            pytest.fail(f"the training did not exit within {timeout} s\n{out[-3000:]}\n{err[-3000:]}")
+        result = TrainingResult(
+            subprocess.CompletedProcess(self.popen.args, self.popen.returncode, out, err),
+            sessions_under(self.home),
+            self.run_dir,
+        )
+        result.exited_at = exited_at
+        return result
+
+
+@pytest.fixture
+def start_training(datasets, child_env, home, tmp_path):
+    """Start ``train_job.py`` in the background; every process started is killed by PID at the end."""
+    started: list[subprocess.Popen] = []
+
+    def _start(way: str, task: str = "detect", *extra: str, env: dict | None = None) -> RunningTraining:
+        run_env = {**child_env, **(env or {})}
+        args = [sys.executable, *_job(way, task, extra, run_env, datasets, tmp_path / "runs")]
+        logs = (tmp_path / f"stdout-{len(started)}.txt", tmp_path / f"stderr-{len(started)}.txt")
+        with open(logs[0], "w") as out, open(logs[1], "w") as err:
+            popen = subprocess.Popen(args, env=run_env, cwd=str(tmp_path), stdout=out, stderr=err)
+        started.append(popen)
+        return RunningTraining(popen, tmp_path / "runs" / task, home, logs)
+
+    yield _start
+    for popen in started:
+        if popen.poll() is None:
+            os.kill(popen.pid, signal.SIGKILL)
+            popen.wait(10)

@@ -73,6 +73,20 @@ class OfflineSession:
         source = images[0].get("source")
         return Path(source) if source else None
 
+    def plot_image_bytes(self, title: str) -> bytes | None:
+        """The bytes of the image a plot shows, if ClearML stored it in the session."""
+        shown = self.plot_image(title)
+        return shown.read_bytes() if shown is not None and shown.is_relative_to(self.folder) else None
+
+    def stored_models(self) -> dict[str, bytes | None]:
+        """The Task's output models: name -> the bytes ClearML stored in the session's ``models/``."""
+        stored = {}
+        for model in self.output_models():
+            path = Path(model["weights"]["weights_filename"])
+            inside = path.parent == self.folder / "models" and path.exists()
+            stored[model["init"]["name"]] = path.read_bytes() if inside else None
+        return stored
+
     def hyperparams(self, section: str = "General") -> dict[str, str]:
         return {k: v.get("value") for k, v in self.task.get("hyperparams", {}).get(section, {}).items()}
 

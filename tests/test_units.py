@@ -8,6 +8,16 @@ import pytest
 from yolo_clearml_patch import native_plots, remote_overrides
 
 
+def test_remote_values_are_never_evaluated(tmp_path):
+    """A string edited in the ClearML UI must not run as code on the training machine."""
+    marker = tmp_path / "evaluated"
+    code = f"__import__('pathlib').Path({str(marker)!r}).write_text('x')"
+    for local in (None, 16, 0.01, True):
+        assert remote_overrides.typed(code, local) == code  # kept as the string it is
+    assert remote_overrides.typed("1e-3", 0.01) == 0.001 and remote_overrides.typed("NONE", 1) is None
+    assert not marker.exists()
+
+
 @pytest.mark.parametrize(
     ("value", "local", "expected"),
     [

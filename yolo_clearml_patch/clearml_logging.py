@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from .delivery import Delivery
+
 _BATCH = re.compile(r"_batch(\d+)")
 PLOT_SERIES = "plot image"  # what ClearML names the series of a plot reported as an image
 
@@ -33,15 +35,38 @@ def _number(value: Any, what: str) -> float | None:
     return number
 
 
+class _CountingLogger:
+    """A ClearML Logger whose ``report_*`` calls count as plots of a Delivery (for the interactive plots)."""
+
+    def __init__(self, logger: Any, delivery: Delivery) -> None:
+        self._logger, self._delivery = logger, delivery
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._logger, name)
+        if not name.startswith("report_"):
+            return attribute
+
+        def report(*args: Any, **kwargs: Any) -> Any:
+            result = attribute(*args, **kwargs)
+            self._delivery.count("plots")
+            return result
+
+        return report
+
+
 class OnceLogger:
     """Reports to a ClearML Task; repeats of an already reported event are dropped.
 
-    Use :func:`once_logger` to get the one instance of a Task.
+    Every event call only queues the event for ClearML's own reporting thread. The Task's
+    :class:`Delivery` counts what was reported and runs the blocking calls. Use :func:`once_logger`
+    to get the one instance of a Task.
     """
 
     def __init__(self, task: Any) -> None:
         self.task = task
-        self.logger = task.get_logger()
+        self.delivery = Delivery(task)
+        self.logger = _CountingLogger(task.get_logger(), self.delivery)
+        self._raw = task.get_logger()
         self._seen: set[tuple] = set()
 
     def _first(self, key: tuple) -> bool:
@@ -53,12 +78,14 @@ class OnceLogger:
     def scalar(self, title: str, series: str, value: Any, iteration: int) -> None:
         number = _number(value, f"{title}/{series}")
         if number is not None and self._first(("scalar", title, series, int(iteration))):
-            self.logger.report_scalar(title, series, number, iteration=int(iteration))
+            self._raw.report_scalar(title, series, number, iteration=int(iteration))
+            self.delivery.count("scalars")
 
     def single(self, name: str, value: Any) -> None:
         number = _number(value, name)
         if number is not None and self._first(("single", name)):
-            self.logger.report_single_value(name, number)
+            self._raw.report_single_value(name, number)
+            self.delivery.count("scalars")
 
     def debug_samples(self, files: Iterable[Path], title: str) -> None:
         """Report images as debug samples; ``x_batch3.jpg`` becomes series ``x.jpg`` at iteration 3."""
@@ -67,7 +94,8 @@ class OnceLogger:
             series = f.name.replace(match.group(), "") if match else f.name
             iteration = int(match.group(1)) if match else 0
             if f.exists() and self._first(("image", title, series, iteration)):
-                self.logger.report_image(title=title, series=series, local_path=str(f), iteration=iteration)
+                self._raw.report_image(title=title, series=series, local_path=str(f), iteration=iteration)
+                self.delivery.count("images")
 
     def png_plot(self, title: str, path: Path) -> None:
         """Report a saved image as a (non-interactive) plot, series "plot image", as upstream does.
@@ -77,7 +105,8 @@ class OnceLogger:
         sends the saved file itself, through ClearML's asynchronous upload.
         """
         if path.exists() and self._first(("plot", title)):
-            self.logger._report_image_plot_and_upload(title=title, series=PLOT_SERIES, path=str(path), iteration=0)
+            self._raw._report_image_plot_and_upload(title=title, series=PLOT_SERIES, path=str(path), iteration=0)
+            self.delivery.count("plots")
 
 
 _by_task: dict[str, OnceLogger] = {}

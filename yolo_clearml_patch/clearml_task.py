@@ -116,16 +116,26 @@ def task_for(project: Any, name: str, task_type: str = "training") -> Any:
     task = Task.current_task()
     if task is not None:
         disable_framework_bindings()
-        return task
+        return _guard_exit(task)
     offline = _use_offline_mode(Task)
     if offline is None:
         return None
     try:
-        return _init_task(Task, project, name, task_type)
+        return _guard_exit(_init_task(Task, project, name, task_type))
     except Exception as exc:
         if offline or _go_offline(Task, f"Task.init failed ({type(exc).__name__}: {exc})") is None:
             raise
-        return _init_task(Task, project, name, task_type)
+        return _guard_exit(_init_task(Task, project, name, task_type))
+
+
+def _guard_exit(task: Any) -> Any:
+    """Bound the process exit and SIGTERM for a process that reports to ``task``."""
+    from clearml.backend_api import Session
+
+    from . import exit_guard
+
+    exit_guard.install(None if task.is_offline() else Session.get_api_server_host())
+    return task
 
 
 def offline_import_hint(task: Any) -> str | None:

@@ -11,6 +11,7 @@ parameter.
 
 from __future__ import annotations
 
+import ast
 import os
 from typing import Any
 
@@ -37,13 +38,30 @@ def remote_task(project: Any, name: str) -> Any:
     return task_for(project, name)
 
 
+_WORDS = {"none": None, "true": True, "false": False}
+
+
+def parse_value(text: str) -> Any:
+    """A value edited in ClearML, typed as Ultralytics' command line types it, but never evaluated.
+
+    ``None``/``true``/``false`` (any case) and Python literals (numbers, strings, lists, ...) are
+    parsed with ``ast.literal_eval``; anything else stays the string it is. Ultralytics'
+    ``smart_value`` is ``eval(v)`` on 8.3.0, which would run a string edited in the UI as code.
+    """
+    stripped = text.strip()
+    if stripped.lower() in _WORDS:
+        return _WORDS[stripped.lower()]
+    try:
+        return ast.literal_eval(stripped)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return text
+
+
 def typed(value: Any, local: Any) -> Any:
-    """``value`` from the Task, typed like the local value; strings go through Ultralytics' parser."""
+    """``value`` from the Task, typed like the local value (strings stay strings where the arg is one)."""
     if not isinstance(value, str) or (isinstance(local, str) and value not in {"None", ""}):
         return value
-    from ultralytics.cfg import smart_value
-
-    return None if value == "" else smart_value(value)
+    return None if value == "" else parse_value(value)
 
 
 def connect_before_init(task: Any, cfg: Any, overrides: dict | None) -> dict:

@@ -6,8 +6,10 @@ import weakref
 from pathlib import Path
 from typing import Any
 
+from . import settings
 from .clearml_logging import OnceLogger, once_logger
 from .clearml_task import offline_import_hint, task_for
+from .delivery import describe
 from .guard import guarded
 from .log import logger
 from .native_plots import report_native_plots
@@ -33,10 +35,24 @@ def _final_metrics(out: OnceLogger, validator: Any) -> None:
         out.single(k, v)
 
 
-def _tell_where_offline_session_is(task: Any) -> None:
-    hint = offline_import_hint(task)
-    if hint:
-        logger().info(hint)
+def _finish(out: OnceLogger, save_dir: Any) -> None:
+    """Wait (bounded) until ClearML confirms what was reported, then say so in one line, and say what
+    was not sent, if anything, in one warning."""
+    bound = settings.flush_timeout()
+    confirmed = out.delivery.wait(bound)
+    task = out.task
+    page = offline_import_hint(task) or guarded("reading the results page", task.get_output_log_web_page)
+    where = page if task.is_offline() else f"results page: {page}"
+    logger().info(f"ClearML Task {task.name!r} ({task.id}): reported {describe(out.delivery.total())}; {where}")
+    dropped = out.delivery.dropped_by_clearml()
+    if not confirmed or dropped:
+        missing = describe(out.delivery.missing()) if not confirmed else "nothing"
+        logger().warning(
+            f"the ClearML server did not confirm these within {bound:g} s: {missing}"
+            + (f"; ClearML gave up uploading {dropped} events" if dropped else "")
+            + f". Task id {task.id}. The same data is in the run directory {save_dir} (args.yaml, results.csv,"
+            " plots, weights/). ClearML keeps retrying in the background until the process exits."
+        )
 
 
 def _finished_validation(out: OnceLogger, validator: Any, plots: Any, save_dir: Any, iteration: int) -> None:
@@ -73,7 +89,8 @@ class TrainingRun:
         if task is None:
             return
         self.out = once_logger(task)
-        task.connect(dict(vars(args)), name="General")  # a copy: ClearML never writes into the args
+        # a copy: ClearML never writes into the args; off the training thread, as every blocking call
+        self.out.delivery.submit("recording the hyperparameters", task.connect, dict(vars(args)), "General")
 
     def train_epoch_end(self) -> None:
         trainer = self.trainer
@@ -94,13 +111,14 @@ class TrainingRun:
 
             for k, v in model_info_for_loggers(trainer).items():
                 self.out.single(k, v)
+        self.out.delivery.confirm()
 
     def model_save(self) -> None:
         """A periodic checkpoint (``save_period > 0``) is registered with its epoch."""
         trainer = self.trainer
         checkpoint = Path(trainer.wdir) / f"epoch{trainer.epoch}.pt"
         if _keeps_checkpoints(trainer) and trainer.epoch % trainer.save_period == 0 and checkpoint.exists():
-            register_output_model(self.out.task, checkpoint, f"{trainer.args.name}_epoch{trainer.epoch}", trainer.epoch)
+            self._register(checkpoint, f"{trainer.args.name}_epoch{trainer.epoch}", trainer.epoch)
 
     def val_end(self, validator: Any) -> None:
         _validation_images(self.out, validator)
@@ -113,7 +131,7 @@ class TrainingRun:
         plots = [*trainer.plots, *(getattr(validator, "plots", {}) or {})]
         _finished_validation(out, validator, plots, trainer.save_dir, trainer.epoch)
         guarded("registering the output models", self._output_models, trainer)
-        _tell_where_offline_session_is(out.task)
+        _finish(out, trainer.save_dir)
 
     def _mosaic(self) -> None:
         """Mosaic samples: after epoch 1 as upstream, and at train end any that were not there yet
@@ -124,10 +142,16 @@ class TrainingRun:
         """``last.pt`` too when checkpoints are kept (``save_period > 0``); ``best.pt`` is the final model."""
         last, best = Path(trainer.last), Path(trainer.best)
         if _keeps_checkpoints(trainer) and last.exists():
-            register_output_model(self.out.task, last, f"{trainer.args.name}_last", trainer.epoch)
+            self._register(last, f"{trainer.args.name}_last", trainer.epoch)
         final = best if best.exists() else last
         if final.exists():
-            register_output_model(self.out.task, final, str(trainer.args.name), trainer.epoch)
+            self._register(final, str(trainer.args.name), trainer.epoch)
+
+    def _register(self, weights: Path, name: str, iteration: int) -> None:
+        """Register ``weights`` as an output model, on the Delivery's worker (an upload can block)."""
+        out = self.out
+        job = (register_output_model, out.task, weights, name, iteration)
+        out.delivery.submit(f"registering {name}", *job, kind="models")
 
 
 def report_standalone_validation(validator: Any) -> None:
@@ -140,4 +164,4 @@ def report_standalone_validation(validator: Any) -> None:
     out = once_logger(task)
     guarded("reporting validation samples", _validation_images, out, validator)
     _finished_validation(out, validator, getattr(validator, "plots", {}) or {}, save_dir, 0)
-    _tell_where_offline_session_is(task)
+    _finish(out, save_dir)

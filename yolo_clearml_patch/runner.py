@@ -42,7 +42,16 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(2)
 
     activate_from_environment()
+    try:
+        _run(argv)
+    except SystemExit as exc:  # the exit guard exits with this code if ClearML holds the exit up
+        from .exit_guard import record_exit
 
+        record_exit(0 if exc.code is None else exc.code)
+        raise
+
+
+def _run(argv: list[str]) -> None:
     if argv[0] == "yolo" and not os.path.exists(argv[0]):
         sys.argv = list(argv)  # before importing Ultralytics, which keeps a copy of sys.argv
         from ultralytics.cfg import entrypoint  # what Ultralytics' `yolo` console script runs

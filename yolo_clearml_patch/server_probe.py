@@ -11,8 +11,9 @@ import urllib.request
 def server_answers(api_host: str, timeout: float) -> tuple[bool, float]:
     """Whether ``api_host`` answers an HTTP request within ``timeout`` seconds, and the seconds waited.
 
-    Any HTTP response counts as an answer. A closed port, a name that does not resolve and a server
-    that accepts but never answers all count as no answer. The wait never exceeds ``timeout``: the
+    Any HTTP response below 500 counts as an answer (``debug.ping`` may be refused, 401). A closed
+    port, a name that does not resolve, a server that accepts but never answers, and a 5xx reply (a
+    server restarting behind its proxy) all count as no answer. The wait never exceeds ``timeout``: the
     request runs in a daemon thread that is abandoned if it is still blocked (in DNS, say).
     """
     outcome: list[bool] = []
@@ -21,8 +22,8 @@ def server_answers(api_host: str, timeout: float) -> tuple[bool, float]:
         try:
             urllib.request.urlopen(f"{api_host.rstrip('/')}/debug.ping", timeout=timeout).close()
             outcome.append(True)
-        except urllib.error.HTTPError:
-            outcome.append(True)  # the server answered, if with an error status
+        except urllib.error.HTTPError as exc:
+            outcome.append(exc.code < 500)  # the server answered, if with an error status
         except Exception:
             outcome.append(False)
 

@@ -12,9 +12,11 @@ SWITCH_VAR = "YOLO_CLEARML_PATCH"
 STRICT_VAR = "YOLO_CLEARML_PATCH_STRICT"
 OFFLINE_VAR = "YOLO_CLEARML_OFFLINE"
 TIMEOUT_VAR = "YOLO_CLEARML_SERVER_TIMEOUT"
+FLUSH_VAR = "YOLO_CLEARML_FLUSH_TIMEOUT"
 FORCE_VAR = "YOLO_CLEARML_PATCH_FORCE"
 REMOTE_VAR = "YOLO_CLEARML_REMOTE_OVERRIDES"
 DEFAULT_SERVER_TIMEOUT = 10.0
+DEFAULT_FLUSH_TIMEOUT = 30.0
 
 _TRUE = frozenset({"1", "true", "on", "yes"})
 _FALSE = frozenset({"0", "false", "off", "no"})
@@ -100,6 +102,14 @@ def server_timeout() -> float:
     return parse_timeout(TIMEOUT_VAR, raw) if raw.strip() else DEFAULT_SERVER_TIMEOUT
 
 
+def flush_timeout() -> float:
+    """Seconds train end, and the process exit, wait for reports to reach a ClearML server."""
+    if "flush_timeout" in _overrides:
+        return float(_overrides["flush_timeout"])  # type: ignore[arg-type]
+    raw = os.environ.get(FLUSH_VAR, "")
+    return parse_timeout(FLUSH_VAR, raw) if raw.strip() else DEFAULT_FLUSH_TIMEOUT
+
+
 def force() -> bool:
     """Whether to patch even outside the supported version ranges."""
     return env_flag(FORCE_VAR, False)
@@ -131,13 +141,15 @@ _VALIDATORS = {
     "strict": lambda v: v if isinstance(v, bool) else parse_flag("configure(strict=...)", str(v)),
     "offline": lambda v: parse_offline("configure(offline=...)", v),
     "server_timeout": lambda v: parse_timeout("configure(server_timeout=...)", v),
+    "flush_timeout": lambda v: parse_timeout("configure(flush_timeout=...)", v),
     "project": lambda v: None if v is None else str(v),
     "tags": _check_tags,
 }
 
 
 def configure(**settings: object) -> None:
-    """Set shim settings in this process: ``strict``, ``offline``, ``server_timeout``, ``project``, ``tags``."""
+    """Set shim settings in this process: ``strict``, ``offline``, ``server_timeout``, ``flush_timeout``,
+    ``project``, ``tags``."""
     unknown = sorted(set(settings) - set(_VALIDATORS))
     if unknown:
         raise TypeError(f"configure() got unknown setting(s) {unknown}; valid: {sorted(_VALIDATORS)}")

@@ -7,6 +7,7 @@ and would run) and ``TRAIN_DONE`` once ``model.train`` has returned.
 import argparse
 import json
 import sys
+import time
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--data", required=True)
@@ -70,6 +71,8 @@ if opts.break_reporting:
     Logger.report_scalar = _broken
 
 model = YOLO("yolov8n.yaml" if opts.task == "detect" else "yolov8n-cls.yaml")
+# the end of training (last epoch and final validation), before the shim's train-end reporting runs
+model.add_callback("on_train_end", lambda trainer: print(f"TRAIN_END_AT={time.time()}", flush=True))
 
 if opts.raise_in_callback:
 
@@ -102,6 +105,7 @@ model.train(
     save_period=opts.save_period,
     verbose=False,
 )
+print(f"TRAIN_RETURNED_AT={time.time()}", flush=True)
 
 if opts.user_task:
     from clearml.binding.frameworks.pytorch_bind import PatchPyTorchModelIO

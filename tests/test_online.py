@@ -1,0 +1,25 @@
+"""End to end against the test ClearML server: real Ultralytics training, the real clearml SDK, online."""
+
+from __future__ import annotations
+
+import pytest
+from expectations import assert_complete
+from server_task import ServerTask
+
+
+def only_task(server) -> ServerTask:
+    with server.state.lock:
+        ids = list(server.state.tasks)
+    assert len(ids) == 1, [server.state.tasks[i]["name"] for i in ids]
+    return ServerTask(server.state, ids[0])
+
+
+@pytest.mark.parametrize("way", ["runner", "import", "pth"])
+def test_each_way_in_reports_everything_online(train, clearml_server, way):
+    result = train(way, env=clearml_server.env())
+    result.assert_finished()
+    assert result.sessions == []  # online: no offline session
+    task = only_task(clearml_server)
+    assert_complete(task, result.run_dir)
+    assert task.task["status"] == "completed"
+    assert clearml_server.state.schema_errors == []

@@ -1,0 +1,176 @@
+"""Getting a Task's reports to ClearML without ever blocking training on the server.
+
+ClearML's event calls (scalars, images, plots) only queue events for its own reporting thread. Its
+other calls are synchronous HTTP with retries that can last hours against a dead server: connecting
+the hyperparameters, registering a model. A :class:`Delivery` runs those on one worker thread per
+Task, in order, and keeps count of what was handed to ClearML and what ClearML has confirmed sent
+(its ``flush`` returned). The training thread only ever waits for it with a bound.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import re
+import threading
+import time
+from collections import Counter
+from typing import Any, Callable
+
+KINDS = ("scalars", "images", "plots", "models")
+
+
+class _UploadFailures(logging.Handler):
+    """Counts the events ClearML itself gives up on ("Not uploading 3/90 events ...")."""
+
+    _PATTERN = re.compile(r"Not uploading (\d+)/\d+ events")
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.dropped = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        match = self._PATTERN.search(str(record.msg))
+        if match:
+            self.dropped += int(match.group(1))
+
+
+_failures = _UploadFailures()
+
+
+def _watch_clearml_drops() -> None:
+    logger = logging.getLogger("clearml.metrics")
+    if _failures not in logger.handlers:
+        logger.addHandler(_failures)
+
+
+class Delivery:
+    """One worker thread for one Task's blocking ClearML calls, and the counts of what was sent."""
+
+    def __init__(self, task: Any) -> None:
+        self.task = task
+        self.reported: Counter = Counter()  # handed to ClearML, by kind
+        self.confirmed: Counter = Counter()  # ClearML's flush returned after these were handed over
+        self.pending: Counter = Counter()  # blocking calls queued or running on the worker
+        self.failed: Counter = Counter()  # blocking calls that raised (after ClearML's own retries)
+        self._dropped_at_start = _failures.dropped
+        self._lock = threading.Lock()
+        self._strict_error: Exception | None = None
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._confirm_pending = threading.Event()
+        self._thread = threading.Thread(target=self._work, name="yolo_clearml_patch-delivery", daemon=True)
+        self._thread.start()
+        _watch_clearml_drops()
+        _live.append(self)
+
+    # ---- the training thread's side -----------------------------------------------------------------
+
+    def count(self, kind: str, n: int = 1) -> None:
+        """Record that ``n`` items of ``kind`` were handed to ClearML's own (asynchronous) reporting."""
+        with self._lock:
+            self.reported[kind] += n
+
+    def submit(self, what: str, func: Callable[..., Any], *args: Any, kind: str | None = None) -> None:
+        """Run ``func(*args)`` on the worker; ``kind`` counts it as one item of that kind."""
+        if kind:
+            with self._lock:
+                self.pending[kind] += 1
+        self._jobs.put((what, kind, func, args))
+
+    def confirm(self) -> None:
+        """Ask the worker to flush ClearML, so that what was reported so far counts as sent (one at a time)."""
+        if not self._confirm_pending.is_set():
+            self._confirm_pending.set()
+            self._queue_flush()
+
+    def _queue_flush(self) -> None:
+        with self._lock:  # what was handed over before this point is what the flush confirms
+            snapshot = Counter(self.reported)
+        self._jobs.put(("confirming delivery", None, self._flush, (snapshot,)))
+
+    def wait(self, timeout: float) -> bool:
+        """Flush ClearML and wait at most ``timeout`` s for it; True when everything reported is confirmed."""
+        done = threading.Event()
+        self._queue_flush()
+        self._jobs.put(("", None, done.set, ()))
+        done.wait(timeout)
+        if self._strict_error is not None:
+            error, self._strict_error = self._strict_error, None
+            raise error
+        return self.complete()
+
+    def complete(self) -> bool:
+        return not self.missing() and not self.pending_jobs()
+
+    def pending_jobs(self) -> int:
+        return self._jobs.qsize()
+
+    def total(self) -> Counter:
+        """Everything the shim reported to this Task, by kind, sent or not."""
+        with self._lock:
+            return self.reported + self.pending + self.failed
+
+    def missing(self) -> Counter:
+        """What was reported but not (yet) confirmed sent, by kind: unconfirmed, still queued, or failed."""
+        with self._lock:
+            missing = Counter(self.reported)
+            missing.subtract(self.confirmed)
+            missing.update(self.pending)
+            missing.update(self.failed)
+        return +missing
+
+    def dropped_by_clearml(self) -> int:
+        """Events ClearML said it did not upload, since this Delivery started (all Tasks of the process)."""
+        return _failures.dropped - self._dropped_at_start
+
+    # ---- the worker --------------------------------------------------------------------------------
+
+    def _flush(self, snapshot: Counter) -> None:
+        self._confirm_pending.clear()
+        self.task.flush(wait_for_uploads=True)
+        self.confirmed = snapshot
+
+    def _work(self) -> None:
+        from . import settings
+        from .guard import handle
+
+        while True:
+            what, kind, func, args = self._jobs.get()
+            try:
+                func(*args)
+                if kind:
+                    with self._lock:
+                        self.pending[kind] -= 1
+                        self.reported[kind] += 1
+            except Exception as exc:
+                if kind:
+                    with self._lock:
+                        self.pending[kind] -= 1
+                        self.failed[kind] += 1
+                if settings.strict():  # re-raised on the training thread, by the next wait()
+                    self._strict_error = self._strict_error or exc
+                else:
+                    handle(what, exc)
+
+
+_live: list[Delivery] = []
+
+
+def unfinished() -> list[Delivery]:
+    """The Deliveries of this process that still have something unconfirmed."""
+    return [d for d in _live if not d.complete()]
+
+
+def wait_all(deadline: float) -> bool:
+    """Wait for every Delivery until ``deadline`` (time.monotonic); True when all are complete."""
+    for delivery in list(_live):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not delivery.wait(remaining):
+            return False
+    return True
+
+
+def describe(counts: Counter) -> str:
+    """``3 scalars, 2 images`` (kinds in a fixed order; "nothing" when empty)."""
+    parts = [f"{counts[k]} {k if counts[k] != 1 else k[:-1]}" for k in KINDS if counts.get(k)]
+    return ", ".join(parts) or "nothing"
