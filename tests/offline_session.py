@@ -10,29 +10,14 @@ from pathlib import Path
 SINGLE_VALUE_ITER = -(2**31)
 
 
-@dataclass
-class OfflineSession:
-    folder: Path
-    task: dict
-    events: list[dict]
+class EventQueries:
+    """Questions about a Task's events (``self.events``: ClearML event dicts), wherever they are stored."""
 
-    @classmethod
-    def load(cls, folder: Path) -> OfflineSession:
-        events: list[dict] = []
-        metrics = folder / "metrics.jsonl"
-        if metrics.exists():
-            for line in metrics.read_text().splitlines():
-                if line.strip():
-                    row = json.loads(line)
-                    events.extend(row if isinstance(row, list) else [row])
-        return cls(folder, json.loads((folder / "task.json").read_text()), events)
+    events: list[dict]
 
     def keys(self) -> list[tuple]:
         """(type, title, series, iteration) of every event, repeats kept."""
         return [(e.get("type"), e.get("metric"), e.get("variant"), e.get("iter")) for e in self.events]
-
-    def duplicates(self) -> dict[tuple, int]:
-        return {k: n for k, n in collections.Counter(self.keys()).items() if n > 1}
 
     def scalars(self, title: str, series: str) -> dict[int, float]:
         return {
@@ -51,13 +36,6 @@ class OfflineSession:
     def titles(self, event_type: str) -> set[str]:
         return {e.get("metric") for e in self.events if e.get("type") == event_type}
 
-    def images(self, title: str) -> set[tuple[str, int]]:
-        return {
-            (e["variant"], e["iter"])
-            for e in self.events
-            if e.get("type") == "training_debug_image" and e.get("metric") == title
-        }
-
     def plots(self, title: str) -> dict[str, dict]:
         """Plotly figures reported under ``title``, by series."""
         return {
@@ -66,11 +44,43 @@ class OfflineSession:
             if e.get("type") == "plot" and e.get("metric") == title
         }
 
-    def plot_image(self, title: str) -> Path | None:
-        """The image file a plot reported as an image ("plot image") under ``title`` shows."""
+    def plot_image_source(self, title: str) -> str | None:
+        """Where the image a plot reported as an image ("plot image") under ``title`` points."""
         figure = self.plots(title).get("plot image")
         images = (figure or {}).get("layout", {}).get("images") or [{}]
-        source = images[0].get("source")
+        return images[0].get("source")
+
+
+@dataclass
+class OfflineSession(EventQueries):
+    folder: Path
+    task: dict
+    events: list[dict]
+
+    @classmethod
+    def load(cls, folder: Path) -> OfflineSession:
+        events: list[dict] = []
+        metrics = folder / "metrics.jsonl"
+        if metrics.exists():
+            for line in metrics.read_text().splitlines():
+                if line.strip():
+                    row = json.loads(line)
+                    events.extend(row if isinstance(row, list) else [row])
+        return cls(folder, json.loads((folder / "task.json").read_text()), events)
+
+    def duplicates(self) -> dict[tuple, int]:
+        return {k: n for k, n in collections.Counter(self.keys()).items() if n > 1}
+
+    def images(self, title: str) -> set[tuple[str, int]]:
+        return {
+            (e["variant"], e["iter"])
+            for e in self.events
+            if e.get("type") == "training_debug_image" and e.get("metric") == title
+        }
+
+    def plot_image(self, title: str) -> Path | None:
+        """The image file a plot reported as an image ("plot image") under ``title`` shows."""
+        source = self.plot_image_source(title)
         return Path(source) if source else None
 
     def plot_image_bytes(self, title: str) -> bytes | None:

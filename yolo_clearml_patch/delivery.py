@@ -49,8 +49,9 @@ class Delivery:
 
     def __init__(self, task: Any) -> None:
         self.task = task
-        self.reported: Counter = Counter()  # handed to ClearML, by kind
-        self.confirmed: Counter = Counter()  # ClearML's flush returned after these were handed over
+        self.reported: Counter = Counter()  # events handed to ClearML's reporting thread, by kind
+        self.done: Counter = Counter()  # blocking calls that returned, by kind
+        self.confirmed: Counter = Counter()  # of both: what ClearML's last finished flush covered
         self.pending: Counter = Counter()  # blocking calls queued or running on the worker
         self.failed: Counter = Counter()  # blocking calls that raised (after ClearML's own retries)
         self._dropped_at_start = _failures.dropped
@@ -84,9 +85,9 @@ class Delivery:
             self._queue_flush()
 
     def _queue_flush(self) -> None:
-        with self._lock:  # what was handed over before this point is what the flush confirms
-            snapshot = Counter(self.reported)
-        self._jobs.put(("confirming delivery", None, self._flush, (snapshot,)))
+        with self._lock:  # the events handed over before this point are what the flush confirms
+            events = Counter(self.reported)
+        self._jobs.put(("confirming delivery", None, self._flush, (events,)))
 
     def wait(self, timeout: float) -> bool:
         """Flush ClearML and wait at most ``timeout`` s for it; True when everything reported is confirmed."""
@@ -108,12 +109,12 @@ class Delivery:
     def total(self) -> Counter:
         """Everything the shim reported to this Task, by kind, sent or not."""
         with self._lock:
-            return self.reported + self.pending + self.failed
+            return self.reported + self.done + self.pending + self.failed
 
     def missing(self) -> Counter:
         """What was reported but not (yet) confirmed sent, by kind: unconfirmed, still queued, or failed."""
         with self._lock:
-            missing = Counter(self.reported)
+            missing = self.reported + self.done
             missing.subtract(self.confirmed)
             missing.update(self.pending)
             missing.update(self.failed)
@@ -125,10 +126,12 @@ class Delivery:
 
     # ---- the worker --------------------------------------------------------------------------------
 
-    def _flush(self, snapshot: Counter) -> None:
+    def _flush(self, events: Counter) -> None:
         self._confirm_pending.clear()
+        with self._lock:  # the blocking calls queued before this flush have all run (one worker, in order)
+            covered = events + self.done
         self.task.flush(wait_for_uploads=True)
-        self.confirmed = snapshot
+        self.confirmed = covered
 
     def _work(self) -> None:
         from . import settings
@@ -141,7 +144,7 @@ class Delivery:
                 if kind:
                     with self._lock:
                         self.pending[kind] -= 1
-                        self.reported[kind] += 1
+                        self.done[kind] += 1
             except Exception as exc:
                 if kind:
                     with self._lock:
