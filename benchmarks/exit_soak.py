@@ -4,6 +4,7 @@ and is killed.
 
     python benchmarks/exit_soak.py --runs 20
     python benchmarks/exit_soak.py --runs 20 --clearml-subprocess   # ClearML's forked reporting, for comparison
+    python benchmarks/exit_soak.py --runs 20 --online               # against the test ClearML server
 
 Prints one ``name: value`` line per figure.
 """
@@ -60,17 +61,25 @@ def run_once(data: Path, out: Path, env: dict, bound: float, extra: list[str]) -
     return time.monotonic() - done_at[0]
 
 
-def soak(runs: int, bound: float, clearml_subprocess: bool = False) -> list[float | None]:
-    """Run ``runs`` trainings; return each one's exit delay (None for a hang)."""
+def soak(runs: int, bound: float, clearml_subprocess: bool = False, online: bool = False) -> list[float | None]:
+    """Run ``runs`` trainings; return each one's exit delay (None for a hang).
+
+    ``online``: against the project's test ClearML server (tests/clearml_api) on 127.0.0.1, up
+    throughout; otherwise into ClearML's offline session.
+    """
     sys.path.insert(0, str(REPO / "examples"))
+    sys.path.insert(0, str(REPO / "tests"))
+    from clearml_api import running_server
     from synthetic_data import make_detect_dataset
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, running_server() as server:
         tmp_path = Path(tmp)
         data = make_detect_dataset(tmp_path / "data")
         drop = ("CLEARML_", "YOLO_CLEARML_", "PYTEST_", "GITHUB_")
         env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
         env.update(HOME=str(tmp_path / "home"), MPLBACKEND="Agg", YOLO_CLEARML_PATCH_STRICT="1")
+        if online:
+            env.update(server.env())
         extra = ["--clearml-subprocess"] if clearml_subprocess else []
         return [run_once(data, tmp_path / "runs", env, bound, extra) for _ in range(runs)]
 
@@ -80,10 +89,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--bound", type=float, default=60.0, help="seconds after the last line")
     parser.add_argument("--clearml-subprocess", action="store_true", help="restore ClearML's forked reporting")
+    parser.add_argument("--online", action="store_true", help="against the test ClearML server, not offline")
     args = parser.parse_args()
-    delays = soak(args.runs, args.bound, args.clearml_subprocess)
+    delays = soak(args.runs, args.bound, args.clearml_subprocess, args.online)
     exited = [d for d in delays if d is not None]
-    label = "clearml_subprocess" if args.clearml_subprocess else "shim"
+    label = ("clearml_subprocess" if args.clearml_subprocess else "shim") + ("_online" if args.online else "")
     print(f"{label}_runs: {len(delays)}")
     print(f"{label}_hung: {len(delays) - len(exited)}")
     if exited:

@@ -23,7 +23,9 @@ def _waited(output: str) -> float:
 def _assert_recorded_offline(result) -> None:
     result.assert_finished()
     assert_complete(result.session, result.run_dir)
-    archive = re.search(r"Task\.import_offline_session\('([^']+)'\)", result.output).group(1)
+    summary = next(line for line in result.output.splitlines() if "): reported " in line)
+    assert result.session.task["id"] in summary and "offline session" in summary and "scalars" in summary
+    archive = re.search(r"Task\.import_offline_session\('([^']+)'\)", summary).group(1)
     assert archive == f"{result.session.folder}.zip"
     assert (result.session.folder.parent / f"{result.session.folder.name}.zip").exists()
 

@@ -14,12 +14,12 @@ def only_task(server) -> ServerTask:
     return ServerTask(server.state, ids[0])
 
 
-@pytest.mark.parametrize("way", ["runner", "import", "pth"])
-def test_each_way_in_reports_everything_online(train, clearml_server, way):
-    result = train(way, env=clearml_server.env())
+@pytest.mark.parametrize(("way", "task"), [("runner", "detect"), ("import", "detect"), ("pth", "classify")])
+def test_each_way_in_reports_everything_online(train, clearml_server, way, task):
+    result = train(way, task, env=clearml_server.env())
     result.assert_finished()
     assert result.sessions == []  # online: no offline session
-    task = only_task(clearml_server)
-    assert_complete(task, result.run_dir)
-    assert task.task["status"] == "completed"
+    reported = only_task(clearml_server)
+    assert_complete(reported, result.run_dir)
+    assert reported.task["status"] == "completed"
     assert clearml_server.state.schema_errors == []

@@ -64,13 +64,25 @@ def typed(value: Any, local: Any) -> Any:
     return None if value == "" else parse_value(value)
 
 
+def _stored_strings(task: Any, section: str) -> dict[str, str]:
+    """The section's values as the server stores them (strings), before ClearML casts them.
+
+    ClearML casts a value to the type of the local default and, when that fails, keeps the local
+    default with only a warning in the Task's log: an edited ``epochs=many`` would silently train
+    with the default. Typing the stored strings here makes such an edit fail fast instead.
+    """
+    get = getattr(task, "get_parameters_as_dict", None)
+    stored = (get() or {}).get(section) if get is not None else None
+    return {k: v for k, v in (stored or {}).items() if isinstance(v, str)}
+
+
 def connect_before_init(task: Any, cfg: Any, overrides: dict | None) -> dict:
     """Connect the configuration the trainer would build to ``task``; return the overrides to build it with."""
     from ultralytics.cfg import get_cfg
 
     local = vars(get_cfg(cfg, overrides))
-    connected = task.connect(dict(local), name="General")
-    edited = {k: typed(v, local[k]) for k, v in dict(connected).items() if k in local}
+    connected = {**task.connect(dict(local), name="General"), **_stored_strings(task, "General")}
+    edited = {k: typed(v, local[k]) for k, v in connected.items() if k in local}
     changed = {k: v for k, v in edited.items() if v != local[k]}
     merged = {**(overrides or {}), **changed}
     try:

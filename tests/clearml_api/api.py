@@ -276,6 +276,8 @@ class ClearMLState:
         for field in ("script", "hyperparams", "configuration", "output", "execution", "container", "runtime"):
             if body.get(field) is not None:
                 _merge(task, field, body[field])
+        if body.get("output_dest") is not None:  # the real server moves it to output.destination
+            task["output"]["destination"] = body["output_dest"]
         self.tasks[task_id] = task
         return {"id": task_id}
 
@@ -302,6 +304,8 @@ class ClearMLState:
         if task["status"] != "created" and not body.get("force"):
             raise ApiError(400, 110, f"Invalid task status: expected=created, status={task['status']}")
         fields = {k: v for k, v in body.items() if k not in {"task", "force"}}
+        if "output_dest" in fields:  # the real server moves it to output.destination
+            task["output"]["destination"] = fields.pop("output_dest") or None
         for field, value in fields.items():
             _merge(task, field, value, replace=field in {"hyperparams", "configuration", "script", "models"})
         task["last_update"] = _now()
@@ -514,6 +518,31 @@ class ClearMLState:
         if not added and errors:
             raise ApiError(400, 0, f"Events not added: {dict(errors)}")
         return {"added": added, "errors": sum(errors.values()), "errors_info": dict(errors)}
+
+    # ---- what the web UI or an HPO optimizer does, for tests ---------------------------------------
+
+    def clone_and_edit(self, task_id: str, section: str, edits: dict[str, str], status: str = "queued") -> str:
+        """Clone a Task as the UI does (tasks.clone), edit hyperparameters (tasks.edit_hyper_params) and
+        enqueue it (tasks.enqueue): the Task an agent then runs. Returns the new Task's id."""
+        with self.lock:
+            clone = copy.deepcopy(self.task(task_id))
+            clone_id = _new_id()
+            clone.update(
+                id=clone_id,
+                name=f"{clone['name']} (edited)",
+                status=status,
+                parent=task_id,
+                created=_now(),
+                last_iteration=0,
+                models={"input": [], "output": []},
+            )
+            destination = (clone.get("output") or {}).get("destination")  # tasks.clone keeps it
+            clone["output"] = {"destination": destination, "model": None, "result": None, "error": None}
+            params = clone["hyperparams"].setdefault(section, {})
+            for name, value in edits.items():
+                params[name] = {**params.get(name, {"section": section, "name": name}), "value": value}
+            self.tasks[clone_id] = clone
+            return clone_id
 
     # ---- reading back, for tests ---------------------------------------------------------------------
 

@@ -114,6 +114,8 @@ if opts.user_task:
     bound = {"pytorch": PatchPyTorchModelIO._current_task, "matplotlib": PatchedMatplotlib._current_task}
     print("BINDINGS=" + json.dumps({name: task is not None for name, task in bound.items()}), flush=True)
 print(f"SAVE_DIR={model.trainer.save_dir}", flush=True)
+used = {k: getattr(model.trainer.args, k) for k in ("epochs", "lr0", "patience", "batch")}
+print("ARGS=" + json.dumps(used), flush=True)
 if opts.print_task_id:
     from clearml import Task
 
