@@ -15,15 +15,16 @@ CHILD = textwrap.dedent(
     import numpy as np
     from clearml import Task
 
-    from yolo_clearml_patch.clearml_logging import once_logger
+    from yolo_clearml_patch.clearml_logging import reporter_for
 
     image = np.zeros((60, 90, 3), np.uint8)
     image[:, :45] = (0, 0, 255)
     cv2.imwrite("results.png", image)
     Task.set_offline(True)
     task = Task.init(project_name="plots", task_name="png", auto_connect_frameworks=False)
-    once_logger(task).png_plot("results", Path("results.png"))
-    once_logger(task).png_plot("results", Path("results.png"))  # a repeat is dropped
+    out = reporter_for(task, "png")
+    out.png_plot("results", Path("results.png"))
+    out.png_plot("results", Path("results.png"))  # a repeat is dropped
     import matplotlib.pyplot as plt
 
     print("OPEN_FIGURES=%d" % len(plt.get_fignums()))

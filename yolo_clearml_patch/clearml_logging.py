@@ -35,11 +35,12 @@ def _number(value: Any, what: str) -> float | None:
     return number
 
 
-class _CountingLogger:
-    """A ClearML Logger whose ``report_*`` calls count as plots of a Delivery (for the interactive plots)."""
+class _PlotLogger:
+    """A ClearML Logger for the interactive plots: each ``report_*`` call counts as a plot of a
+    Delivery, and its title (every ``report_*``'s first parameter) gets the training's label."""
 
-    def __init__(self, logger: Any, delivery: Delivery) -> None:
-        self._logger, self._delivery = logger, delivery
+    def __init__(self, logger: Any, delivery: Delivery, suffix: str) -> None:
+        self._logger, self._delivery, self._suffix = logger, delivery, suffix
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._logger, name)
@@ -47,6 +48,10 @@ class _CountingLogger:
             return attribute
 
         def report(*args: Any, **kwargs: Any) -> Any:
+            if "title" in kwargs:
+                kwargs["title"] += self._suffix
+            elif args:
+                args = (f"{args[0]}{self._suffix}", *args[1:])
             result = attribute(*args, **kwargs)
             self._delivery.count("plots")
             return result
@@ -55,18 +60,21 @@ class _CountingLogger:
 
 
 class OnceLogger:
-    """Reports to a ClearML Task; repeats of an already reported event are dropped.
+    """What one training (or one validation) reports to a ClearML Task; its repeats are dropped.
 
-    Every event call only queues the event for ClearML's own reporting thread. The Task's
-    :class:`Delivery` counts what was reported and runs the blocking calls. Use :func:`once_logger`
-    to get the one instance of a Task.
+    Every event call only queues the event for ClearML's own reporting thread. The
+    :class:`Delivery` counts what was reported and runs the blocking calls. ``label`` tells this
+    training apart in a Task that holds several (see :func:`reporter_for`): it is appended to every
+    series, and to the titles of plots, as `` [label]``.
     """
 
-    def __init__(self, task: Any) -> None:
+    def __init__(self, task: Any, label: str | None = None) -> None:
         self.task = task
+        self.label = label
+        self._suffix = f" [{label}]" if label else ""
         self.delivery = Delivery(task)
-        self.logger = _CountingLogger(task.get_logger(), self.delivery)
         self._raw = task.get_logger()
+        self.logger = _PlotLogger(self._raw, self.delivery, self._suffix)
         self._seen: set[tuple] = set()
 
     def _first(self, key: tuple) -> bool:
@@ -77,12 +85,14 @@ class OnceLogger:
 
     def scalar(self, title: str, series: str, value: Any, iteration: int) -> None:
         number = _number(value, f"{title}/{series}")
+        series += self._suffix
         if number is not None and self._first(("scalar", title, series, int(iteration))):
             self._raw.report_scalar(title, series, number, iteration=int(iteration))
             self.delivery.count("scalars")
 
     def single(self, name: str, value: Any) -> None:
         number = _number(value, name)
+        name += self._suffix
         if number is not None and self._first(("single", name)):
             self._raw.report_single_value(name, number)
             self.delivery.count("scalars")
@@ -91,7 +101,7 @@ class OnceLogger:
         """Report images as debug samples; ``x_batch3.jpg`` becomes series ``x.jpg`` at iteration 3."""
         for f in files:
             match = _BATCH.search(f.name)
-            series = f.name.replace(match.group(), "") if match else f.name
+            series = (f.name.replace(match.group(), "") if match else f.name) + self._suffix
             iteration = int(match.group(1)) if match else 0
             if f.exists() and self._first(("image", title, series, iteration)):
                 self._raw.report_image(title=title, series=series, local_path=str(f), iteration=iteration)
@@ -104,16 +114,22 @@ class OnceLogger:
         PNG (about 0.4 s per plot on the training thread) and sends with this same call; the shim
         sends the saved file itself, through ClearML's asynchronous upload.
         """
+        title += self._suffix
         if path.exists() and self._first(("plot", title)):
             self._raw._report_image_plot_and_upload(title=title, series=PLOT_SERIES, path=str(path), iteration=0)
             self.delivery.count("plots")
 
 
-_by_task: dict[str, OnceLogger] = {}
+_reporters: dict[str, int] = {}  # Task id -> how many trainings/validations reported to it
 
 
-def once_logger(task: Any) -> OnceLogger:
-    """The OnceLogger of ``task``, shared by everything that reports to it in this process."""
-    if task.id not in _by_task:
-        _by_task[task.id] = OnceLogger(task)
-    return _by_task[task.id]
+def reporter_for(task: Any, name: str) -> OnceLogger:
+    """A new OnceLogger for one training or validation called ``name``, reporting to ``task``.
+
+    The first one in a Task reports under upstream's titles and series; each later one (a second
+    training into a Task the user created, a ``model.val()`` after a training) is labelled with its
+    own name, so nothing it reports replaces what an earlier one reported.
+    """
+    count = _reporters.get(task.id, 0)
+    _reporters[task.id] = count + 1
+    return OnceLogger(task, label=name if count else None)

@@ -99,12 +99,74 @@ def _init_task(task_cls: Any, project: Any, name: str, task_type: str) -> Any:
     )
 
 
-def task_for(project: Any, name: str, task_type: str = "training") -> Any:
-    """Return the Task to report to: the current Task, or a new one in Ultralytics' ``project``.
+_created: dict[str, bool] = {}  # Tasks this process created, by id -> whether a training has reported to it
+
+
+def created_by_shim(task: Any) -> bool:
+    """Whether ``task`` is one the shim created (not the user's, an agent's or a DDP launcher's)."""
+    return task.id in _created
+
+
+def claim_for_training(task: Any) -> None:
+    """Mark a Task the shim created as used by a training: the next training gets a new Task."""
+    if task.id in _created:
+        _created[task.id] = True
+
+
+def _detach_from_parent_task() -> None:
+    """In a child process that is not a DDP worker, forget the parent's Task.
+
+    ClearML passes the parent's Task on through ``CLEARML_PROC_MASTER_ID``, so every child process
+    (a ``yolo train`` subprocess, a tuner iteration) would report into it. A DDP worker
+    (``LOCAL_RANK`` set by torch.distributed.run) keeps it: it reports to the launcher's Task.
+    """
+    master = os.environ.get("CLEARML_PROC_MASTER_ID") or os.environ.get("TRAINS_PROC_MASTER_ID") or ""
+    pid = master.split(":")[0]
+    if pid and pid != str(os.getpid()) and os.environ.get("LOCAL_RANK") is None:
+        os.environ.pop("CLEARML_PROC_MASTER_ID", None)
+        os.environ.pop("TRAINS_PROC_MASTER_ID", None)
+
+
+def close_task(task: Any, error: BaseException | None = None) -> bool:
+    """Close a Task the shim created, within the flush bound; True if it closed in time.
+
+    ClearML's ``close`` marks it completed, or, with ``error`` (handed to ClearML's exit hook, as an
+    uncaught exception would be), failed (stopped for a KeyboardInterrupt). A Task is closed when
+    its training failed, or when the next training starts, so that each training has its own.
+    """
+    import threading
+
+    closed = threading.Event()
+    hook = getattr(type(task), "_Task__exit_hook", None)
+
+    def close() -> None:
+        from .guard import guarded
+
+        if hook is not None:
+            hook.exception = error
+        try:
+            guarded("closing a training's Task", task.close)
+        finally:
+            if hook is not None:
+                hook.exception = None  # the hook outlives this Task
+            closed.set()
+
+    _created.pop(task.id, None)
+    threading.Thread(target=close, name="yolo_clearml_patch-close", daemon=True).start()
+    return closed.wait(settings.flush_timeout())
+
+
+def task_for(project: Any, name: str, task_type: str = "training", fresh: bool = False) -> Any:
+    """Return the Task to report to, the one place that decides it for every lifecycle.
+
+    - the user's Task (``Task.init`` before training), an agent's, or a DDP launcher's: that one;
+    - with ``fresh`` (a training), a Task the shim created for an earlier training is closed first,
+      so that each training gets its own Task; without it (``model.val()``), that earlier Task, where
+      the user looks for it;
+    - otherwise a new Task in Ultralytics' ``project``.
 
     A new Task reports from threads rather than ClearML's forked subprocess: forking while
-    Ultralytics' threads are alive can deadlock the process at exit. In a child process of a
-    process with a Task (a DDP worker), ClearML's ``Task.init`` returns that same Task.
+    Ultralytics' threads are alive can deadlock the process at exit.
     """
     try:
         from clearml import Task
@@ -113,19 +175,32 @@ def task_for(project: Any, name: str, task_type: str = "training") -> Any:
         return None
     # read by Task.init, which current_task() also calls in a child of a process that has a Task
     Task._report_subprocess_enabled = False
+    _detach_from_parent_task()
     task = Task.current_task()
-    if task is not None:
+    if task is not None and not (fresh and _created.get(task.id)):
         disable_framework_bindings()
         return _guard_exit(task)
+    if task is not None and not close_task(task):
+        warn_once(
+            "not closed",
+            f"ClearML could not close the previous training's Task {task.id} within "
+            f"{settings.flush_timeout():g} s: this training is not reported (its run directory has the data)",
+        )
+        return None
     offline = _use_offline_mode(Task)
     if offline is None:
         return None
     try:
-        return _guard_exit(_init_task(Task, project, name, task_type))
+        task = _init_task(Task, project, name, task_type)
     except Exception as exc:
         if offline or _go_offline(Task, f"Task.init failed ({type(exc).__name__}: {exc})") is None:
             raise
-        return _guard_exit(_init_task(Task, project, name, task_type))
+        task = _init_task(Task, project, name, task_type)
+    from clearml.config import running_remotely
+
+    if not running_remotely():
+        _created[task.id] = False
+    return _guard_exit(task)
 
 
 def _guard_exit(task: Any) -> Any:

@@ -58,13 +58,15 @@ def install(server_host: str | None) -> None:
     global _installed, _server_host
     if server_host:
         _server_host = server_host
+    # again after each Task.init, which installs ClearML's own handlers
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) != _on_sigterm:
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    atexit.unregister(_at_exit)
+    atexit.register(_at_exit)  # registered after ClearML's, so it runs before ClearML's
     if _installed:
         return
     _installed = True
     _wrap_exit_and_excepthook()
-    atexit.register(_at_exit)  # registered after ClearML's, so it runs before ClearML's
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _on_sigterm)
 
 
 def _wrap_exit_and_excepthook() -> None:

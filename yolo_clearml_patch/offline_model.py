@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +34,26 @@ def _offline_model_class() -> type:
     return OfflineOutputModel
 
 
-def register_output_model(task: Any, weights: Path, name: str, iteration: int | None = None) -> str:
-    """Register ``weights`` as an output model of ``task`` and return where they were stored."""
+def register_output_model(
+    task: Any, weights: Path, name: str, iteration: int | None = None, stored_as: str | None = None
+) -> str:
+    """Register ``weights`` as an output model of ``task`` and return where they were stored.
+
+    ``stored_as``: the file name to store them under (default: the file's own name).
+    """
     from clearml import OutputModel
 
     offline = task.is_offline()
+    if offline and stored_as:  # offline, ClearML stores the file under its own name, ignoring target_filename
+        with tempfile.TemporaryDirectory() as folder:
+            renamed = Path(folder) / stored_as
+            shutil.copyfile(weights, renamed)
+            return register_output_model(task, renamed, name, iteration)
     model_cls = _offline_model_class() if offline else OutputModel
     model = model_cls(task=task, name=name, framework="PyTorch")
-    stored = model.update_weights(weights_filename=str(weights), iteration=iteration, auto_delete_file=False)
+    stored = model.update_weights(
+        weights_filename=str(weights), target_filename=stored_as, iteration=iteration, auto_delete_file=False
+    )
     if offline:
         task._edit()  # save task.json now: a ClearML subprocess never saves it at exit
     return stored

@@ -34,14 +34,26 @@ def _reporting_wrapper(report: Any) -> Any:
 
 
 def _train_wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
-    """``BaseTrainer.train``: a multi-GPU launch gets its Task here, before the workers start."""
-    if not (activation.is_patched() and launches_ddp(instance)):
+    """``BaseTrainer.train``: a multi-GPU launch gets its Task here, before the workers start; a
+    training that raises closes its Task as failed (the exception passes on unchanged)."""
+    if not activation.is_patched():
         return wrapped(*args, **kwargs)
-    runs.on_ddp_launch(instance)
+    ddp = launches_ddp(instance)
+    if ddp:
+        runs.on_ddp_launch(instance)
     try:
         return wrapped(*args, **kwargs)
+    except BaseException as exc:
+        try:
+            runs.on_train_failed(instance, exc)
+        except Exception:  # strict mode: shown, but the user's exception is the one that propagates
+            from .log import logger
+
+            logger().exception("marking the Task failed")
+        raise
     finally:
-        runs.after_ddp_workers(instance)
+        if ddp:
+            runs.after_ddp_workers(instance)
 
 
 def _init_wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import traceback
 import weakref
 from pathlib import Path
 from typing import Any
 
 from . import settings
-from .clearml_logging import OnceLogger, once_logger
-from .clearml_task import offline_import_hint, task_for
+from .clearml_logging import OnceLogger, reporter_for
+from .clearml_task import claim_for_training, close_task, created_by_shim, offline_import_hint, task_for
 from .delivery import describe
 from .guard import guarded
 from .log import logger
@@ -85,12 +87,15 @@ class TrainingRun:
             return
         self._started = True
         args = self.trainer.args
-        task = task_for(getattr(args, "project", None), str(getattr(args, "name", None) or "train"))
+        name = str(getattr(args, "name", None) or "train")
+        task = task_for(getattr(args, "project", None), name, fresh=True)
         if task is None:
             return
-        self.out = once_logger(task)
+        claim_for_training(task)
+        self.out = out = reporter_for(task, name)
+        section = f"General [{out.label}]" if out.label else "General"
         # a copy: ClearML never writes into the args; off the training thread, as every blocking call
-        self.out.delivery.submit("recording the hyperparameters", task.connect, dict(vars(args)), "General")
+        out.delivery.submit("recording the hyperparameters", task.connect, dict(vars(args)), section)
 
     def train_epoch_end(self) -> None:
         trainer = self.trainer
@@ -133,6 +138,18 @@ class TrainingRun:
         guarded("registering the output models", self._output_models, trainer)
         _finish(out, trainer.save_dir)
 
+    def failed(self, error: BaseException) -> None:
+        """The training raised: the error goes to the Task's console, and a Task the shim created is
+        closed as failed (stopped for a KeyboardInterrupt), within the flush bound."""
+        task = self.out.task
+        if not created_by_shim(task):
+            return  # the user's Task: ClearML marks it when the process ends
+        text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        task.get_logger().report_text(f"Training failed:\n{text}", level=logging.ERROR)
+        self.out.delivery.wait(settings.flush_timeout())
+        if not close_task(task, error):
+            logger().warning(f"ClearML could not mark Task {task.id} failed within {settings.flush_timeout():g} s")
+
     def _mosaic(self) -> None:
         """Mosaic samples: after epoch 1 as upstream, and at train end any that were not there yet
         (a 1-epoch run, or an image still being written by Ultralytics' plotting thread)."""
@@ -150,7 +167,8 @@ class TrainingRun:
     def _register(self, weights: Path, name: str, iteration: int) -> None:
         """Register ``weights`` as an output model, on the Delivery's worker (an upload can block)."""
         out = self.out
-        job = (register_output_model, out.task, weights, name, iteration)
+        stored_as = f"{out.label}_{weights.name}" if out.label else None  # best.pt of two trainings in one Task
+        job = (register_output_model, out.task, weights, name, iteration, stored_as)
         out.delivery.submit(f"registering {name}", *job, kind="models")
 
 
@@ -161,7 +179,7 @@ def report_standalone_validation(validator: Any) -> None:
     task = task_for(getattr(validator.args, "project", None), save_dir.name, task_type="testing")
     if task is None:
         return
-    out = once_logger(task)
+    out = reporter_for(task, save_dir.name)
     guarded("reporting validation samples", _validation_images, out, validator)
     _finished_validation(out, validator, getattr(validator, "plots", {}) or {}, save_dir, 0)
     _finish(out, save_dir)

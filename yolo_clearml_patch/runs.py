@@ -65,6 +65,13 @@ def after_ddp_workers(trainer: Any) -> None:
         guarded("collecting the workers' output models", adopt_models_saved_by_children, run.out.task)
 
 
+def on_train_failed(trainer: Any, error: BaseException) -> None:
+    """A training raised: its Task (if the shim created it) is closed as failed, or stopped for Ctrl-C."""
+    run = _runs.get(trainer)
+    if run is not None and run.out is not None:
+        guarded("marking the Task failed", run.failed, error)
+
+
 def with_remote_overrides(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
     """``BaseTrainer.__init__(cfg, overrides, _callbacks)`` arguments with the Task's values as overrides.
 

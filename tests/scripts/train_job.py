@@ -24,6 +24,7 @@ parser.add_argument("--raise-in-callback", action="store_true", help="a user cal
 parser.add_argument("--print-task-id", action="store_true", help="print the current ClearML Task's id at the end")
 parser.add_argument("--odd-metrics", action="store_true", help="add NaN, inf and tensor metric values")
 parser.add_argument("--clearml-subprocess", action="store_true", help="keep ClearML's forked reporting process")
+parser.add_argument("--exit-code", type=int, default=0, help="sys.exit with this code at the end")
 parser.add_argument("--clearml-threads", action="store_true", help="ClearML reports from threads, without the shim")
 opts = parser.parse_args()
 
@@ -121,4 +122,4 @@ if opts.print_task_id:
 
     print(f"WORKER_TASK_ID={Task.current_task().id}", flush=True)
 print("TRAIN_DONE", flush=True)
-sys.exit(0)
+sys.exit(opts.exit_code)

@@ -1,0 +1,64 @@
+"""Several trainings per process: one complete Task each, offline and online; a crash fails its Task;
+``yolo train`` subprocesses get Tasks of their own; a user's Task keeps every training, labelled."""
+
+from __future__ import annotations
+
+from conftest import SCRIPTS, TRAIN_TIMEOUT, run_python
+from expectations import assert_complete
+from offline_session import sessions_under
+from server_task import ServerTask
+
+MULTI_JOB = SCRIPTS / "multi_job.py"
+
+
+def _multi(child_env, datasets, tmp_path, *extra, env=None):
+    args = ["-m", "yolo_clearml_patch", str(MULTI_JOB), str(datasets["detect"]), str(tmp_path / "runs"), *extra]
+    proc = run_python(args, {**child_env, **(env or {})}, cwd=tmp_path, timeout=2 * TRAIN_TIMEOUT)
+    assert proc.returncode == 0 and "TRAIN_DONE" in proc.stdout, (proc.stdout + proc.stderr)[-4000:]
+    return proc
+
+
+def test_three_trainings_in_one_process_get_three_complete_tasks_offline(child_env, datasets, home, tmp_path):
+    _multi(child_env, datasets, tmp_path, "--runs", "3")
+    sessions = sessions_under(home)
+    assert sorted(s.task["name"] for s in sessions) == ["run1", "run2", "run3"]
+    for session in sessions:
+        assert_complete(session, tmp_path / "runs" / session.task["name"])
+
+
+def test_two_trainings_online_each_complete_and_a_crash_fails_only_its_task(
+    child_env, datasets, tmp_path, clearml_server
+):
+    proc = _multi(child_env, datasets, tmp_path, "--runs", "3", "--crash", "run2", env=clearml_server.env())
+    assert "CRASHED=ValueError" in proc.stdout  # the user's exception, unchanged
+    with clearml_server.state.lock:
+        tasks = {t["name"]: ServerTask(clearml_server.state, t["id"]) for t in clearml_server.state.tasks.values()}
+    assert sorted(tasks) == ["run1", "run2", "run3"]
+    for name in ("run1", "run3"):
+        assert_complete(tasks[name], tmp_path / "runs" / name)
+        assert tasks[name].task["status"] == "completed"
+    crashed = tasks["run2"].task
+    assert crashed["status"] == "failed"
+    logs = [e.get("msg", "") for e in clearml_server.state.logs if e.get("task") == crashed["id"]]
+    assert any("ValueError: crashed on purpose" in msg for msg in logs)
+
+
+def test_cli_subprocesses_get_their_own_tasks(child_env, datasets, home, tmp_path):
+    _multi(child_env, datasets, tmp_path, "--runs", "1", "--cli-runs", "2")
+    sessions = sessions_under(home)
+    assert sorted(s.task["name"] for s in sessions) == ["cli1", "cli2", "run1"]
+    for session in sessions:
+        assert_complete(session, tmp_path / "runs" / session.task["name"])
+
+
+def test_a_users_task_keeps_every_training_labelled(child_env, datasets, home, tmp_path):
+    proc = _multi(child_env, datasets, tmp_path, "--runs", "2", "--user-task")
+    (session,) = sessions_under(home)
+    assert session.task["id"] in proc.stdout and session.task["name"] == "user-task"
+    assert session.duplicates() == {}
+    first, second = session.scalars("train", "train/box_loss"), session.scalars("train", "train/box_loss [run2]")
+    assert set(first) == {0, 1} and set(second) == {0}  # run1: 2 epochs, run2: 1 epoch
+    assert "results" in session.titles("plot") and "results [run2]" in session.titles("plot")
+    models = session.stored_models()
+    assert models["run1"] == (tmp_path / "runs" / "run1" / "weights" / "best.pt").read_bytes()
+    assert models["run2"] == (tmp_path / "runs" / "run2" / "weights" / "best.pt").read_bytes()
