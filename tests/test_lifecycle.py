@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from conftest import SCRIPTS, TRAIN_TIMEOUT, run_python
 from expectations import assert_complete
 from offline_session import sessions_under
@@ -62,3 +64,34 @@ def test_a_users_task_keeps_every_training_labelled(child_env, datasets, home, t
     models = session.stored_models()
     assert models["run1"] == (tmp_path / "runs" / "run1" / "weights" / "best.pt").read_bytes()
     assert models["run2"] == (tmp_path / "runs" / "run2" / "weights" / "best.pt").read_bytes()
+
+
+def _labels(model: dict) -> dict:
+    return model["init"]["label_enumeration"]
+
+
+def test_export_is_registered_with_labels_and_fitness_is_reported(child_env, datasets, home, tmp_path):
+    proc = _multi(child_env, datasets, tmp_path, "--runs", "1", "--export")
+    (session,) = sessions_under(home)
+    exported = Path(next(line[9:] for line in proc.stdout.splitlines() if line.startswith("EXPORTED=")))
+    by_name = {m["init"]["name"]: m for m in session.output_models()}
+    assert set(by_name) == {"run1", "run1_torchscript"}
+    assert session.stored_models()["run1_torchscript"] == exported.read_bytes()
+    assert _labels(by_name["run1"]) == _labels(by_name["run1_torchscript"]) == {"rect": 0, "circle": 1}
+    assert set(session.scalars("fitness", "fitness")) >= {0, 1}  # the HPO objective, every epoch
+
+
+def test_export_in_a_new_process_goes_to_the_task_that_trained_the_weights(train, child_env, tmp_path, clearml_server):
+    trained = train("runner", "detect", "--epochs", "1", env=clearml_server.env())
+    trained.assert_finished()
+    (task_id,) = list(clearml_server.state.tasks)
+    weights = trained.run_dir / "weights" / "best.pt"
+    args = ["-m", "yolo_clearml_patch", str(SCRIPTS / "export_job.py"), str(weights)]
+    proc = run_python(args, {**child_env, **clearml_server.env()}, cwd=tmp_path, timeout=TRAIN_TIMEOUT)
+    assert proc.returncode == 0 and "EXPORT_DONE" in proc.stdout, proc.stderr[-3000:]
+    exported = Path(next(line[9:] for line in proc.stdout.splitlines() if line.startswith("EXPORTED=")))
+    assert list(clearml_server.state.tasks) == [task_id]  # no new Task for the export
+    model = next(m for m in clearml_server.state.models.values() if m["name"] == "detect_torchscript")
+    # ClearML adds no model to a completed Task's list; the model records the Task that created it
+    assert model["task"] == task_id and model["labels"] == {"rect": 0, "circle": 1}
+    assert ServerTask(clearml_server.state, task_id).file(model["uri"]) == exported.read_bytes()

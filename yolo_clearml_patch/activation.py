@@ -11,8 +11,7 @@ import os
 import sys
 
 BOOTSTRAP_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_bootstrap")
-_TRAINER = "ultralytics.engine.trainer"
-_VALIDATOR = "ultralytics.engine.validator"
+_PATCHED_MODULES = ("ultralytics.engine.trainer", "ultralytics.engine.validator", "ultralytics.engine.exporter")
 
 _enabled = False
 _hooks_registered = False
@@ -44,11 +43,11 @@ def _register_hooks() -> None:
         if not _hooks_registered:
             import wrapt
 
-            wrapt.register_post_import_hook(_on_module_imported, _TRAINER)
-            wrapt.register_post_import_hook(_on_module_imported, _VALIDATOR)
+            for name in _PATCHED_MODULES:
+                wrapt.register_post_import_hook(_on_module_imported, name)
             _hooks_registered = True
         else:  # hooks exist from an earlier patch(): re-apply to modules already loaded
-            for name in (_TRAINER, _VALIDATOR):
+            for name in _PATCHED_MODULES:
                 if name in sys.modules:
                     _on_module_imported(sys.modules[name])
     except Exception as exc:  # a failing hook must never break the user's import

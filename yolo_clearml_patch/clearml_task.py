@@ -127,6 +127,30 @@ def _detach_from_parent_task() -> None:
         os.environ.pop("TRAINS_PROC_MASTER_ID", None)
 
 
+def bounded(what: str, func: Any, *args: Any) -> tuple[bool, Any]:
+    """Run ``func(*args)`` on a helper thread and wait at most the flush bound: (finished, result).
+
+    For the synchronous ClearML calls that must not hold the caller longer than that; an
+    unfinished call goes on in the background. The shim's own errors are guarded (result None).
+    """
+    import threading
+
+    from .guard import guarded
+
+    finished = threading.Event()
+    result: list[Any] = [None]
+
+    def call() -> None:
+        try:
+            result[0] = guarded(what, func, *args)
+        finally:
+            finished.set()
+
+    threading.Thread(target=call, name="yolo_clearml_patch-bounded", daemon=True).start()
+    done = finished.wait(settings.flush_timeout())
+    return done, result[0]
+
+
 def close_task(task: Any, error: BaseException | None = None) -> bool:
     """Close a Task the shim created, within the flush bound; True if it closed in time.
 
@@ -134,26 +158,29 @@ def close_task(task: Any, error: BaseException | None = None) -> bool:
     uncaught exception would be), failed (stopped for a KeyboardInterrupt). A Task is closed when
     its training failed, or when the next training starts, so that each training has its own.
     """
-    import threading
-
-    closed = threading.Event()
     hook = getattr(type(task), "_Task__exit_hook", None)
 
     def close() -> None:
-        from .guard import guarded
-
         if hook is not None:
             hook.exception = error
         try:
-            guarded("closing a training's Task", task.close)
+            task.close()
         finally:
             if hook is not None:
                 hook.exception = None  # the hook outlives this Task
-            closed.set()
 
     _created.pop(task.id, None)
-    threading.Thread(target=close, name="yolo_clearml_patch-close", daemon=True).start()
-    return closed.wait(settings.flush_timeout())
+    return bounded("closing a training's Task", close)[0]
+
+
+def task_of_record(record: dict | None) -> Any:
+    """The Task a run directory's record names, fetched from its server (bounded); None offline or
+    when the server does not give it in time."""
+    from clearml import Task
+
+    if not record or not record.get("server") or Task.is_offline() or not clearml_configured():
+        return None
+    return bounded("fetching the Task that trained the weights", lambda: Task.get_task(task_id=record["task_id"]))[1]
 
 
 def task_for(project: Any, name: str, task_type: str = "training", fresh: bool = False) -> Any:

@@ -35,11 +35,17 @@ def _offline_model_class() -> type:
 
 
 def register_output_model(
-    task: Any, weights: Path, name: str, iteration: int | None = None, stored_as: str | None = None
+    task: Any,
+    weights: Path,
+    name: str,
+    iteration: int | None = None,
+    stored_as: str | None = None,
+    labels: dict[str, int] | None = None,
 ) -> str:
     """Register ``weights`` as an output model of ``task`` and return where they were stored.
 
-    ``stored_as``: the file name to store them under (default: the file's own name).
+    ``stored_as``: the file name to store them under (default: the file's own name). ``labels``:
+    the class names as ClearML's label enumeration (name -> index), which clearml-serving reads.
     """
     from clearml import OutputModel
 
@@ -48,9 +54,9 @@ def register_output_model(
         with tempfile.TemporaryDirectory() as folder:
             renamed = Path(folder) / stored_as
             shutil.copyfile(weights, renamed)
-            return register_output_model(task, renamed, name, iteration)
+            return register_output_model(task, renamed, name, iteration, labels=labels)
     model_cls = _offline_model_class() if offline else OutputModel
-    model = model_cls(task=task, name=name, framework="PyTorch")
+    model = model_cls(task=task, name=name, framework="PyTorch", label_enumeration=labels)
     stored = model.update_weights(
         weights_filename=str(weights), target_filename=stored_as, iteration=iteration, auto_delete_file=False
     )

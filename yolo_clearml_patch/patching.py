@@ -66,6 +66,14 @@ def _init_wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any
     return wrapped(*args, **kwargs)
 
 
+def _export_wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+    """``Exporter.__call__``: the exported file is registered as an output model, after the export."""
+    exported = wrapped(*args, **kwargs)
+    if activation.is_patched():
+        runs.on_export(instance, exported)
+    return exported
+
+
 # module -> [(class, method, wrapper)]
 TARGETS = {
     "ultralytics.engine.trainer": [
@@ -74,6 +82,7 @@ TARGETS = {
         ("BaseTrainer", "__init__", _init_wrapper),
     ],
     "ultralytics.engine.validator": [("BaseValidator", "run_callbacks", _reporting_wrapper(runs.on_validator_event))],
+    "ultralytics.engine.exporter": [("Exporter", "__call__", _export_wrapper)],
 }
 
 

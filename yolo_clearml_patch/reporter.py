@@ -8,9 +8,16 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from . import settings
+from . import run_record, settings
 from .clearml_logging import OnceLogger, reporter_for
-from .clearml_task import claim_for_training, close_task, created_by_shim, offline_import_hint, task_for
+from .clearml_task import (
+    claim_for_training,
+    close_task,
+    created_by_shim,
+    offline_import_hint,
+    task_for,
+    task_of_record,
+)
 from .delivery import describe
 from .guard import guarded
 from .log import logger
@@ -92,6 +99,7 @@ class TrainingRun:
         if task is None:
             return
         claim_for_training(task)
+        guarded("recording the Task in the run directory", run_record.write, self.trainer.save_dir, task)
         self.out = out = reporter_for(task, name)
         section = f"General [{out.label}]" if out.label else "General"
         # a copy: ClearML never writes into the args; off the training thread, as every blocking call
@@ -116,6 +124,8 @@ class TrainingRun:
 
             for k, v in model_info_for_loggers(trainer).items():
                 self.out.single(k, v)
+        if getattr(trainer, "fitness", None) is not None:  # the objective an HPO optimizer maximises
+            self.out.scalar("fitness", "fitness", trainer.fitness, trainer.epoch)
         self.out.delivery.confirm()
 
     def model_save(self) -> None:
@@ -168,8 +178,47 @@ class TrainingRun:
         """Register ``weights`` as an output model, on the Delivery's worker (an upload can block)."""
         out = self.out
         stored_as = f"{out.label}_{weights.name}" if out.label else None  # best.pt of two trainings in one Task
-        job = (register_output_model, out.task, weights, name, iteration, stored_as)
+        labels = label_enumeration(getattr(self.trainer, "data", {}).get("names"))
+        job = (register_output_model, out.task, weights, name, iteration, stored_as, labels)
         out.delivery.submit(f"registering {name}", *job, kind="models")
+
+
+def label_enumeration(names: Any) -> dict[str, int] | None:
+    """Ultralytics' class names (``{0: "person", ...}`` or a list) as ClearML's ``{"person": 0, ...}``."""
+    if isinstance(names, dict):
+        return {str(name): int(index) for index, name in names.items()}
+    if isinstance(names, (list, tuple)):
+        return {str(name): index for index, name in enumerate(names)}
+    return None
+
+
+def register_export(exporter: Any, exported: Any) -> None:
+    """Register an exported model as an output model, with the class names as its labels.
+
+    It goes to the current Task (after a training in the same process, that training's Task), else
+    to the Task that trained the weights, which their run directory's ``clearml_task.json`` names
+    (fetched from its server, bounded). Such a Task has completed, and ClearML no longer adds models
+    to a completed Task's list: the model is created by that Task (its "task" field) in its project.
+    With neither, it is not registered and the shim says so.
+    """
+    from clearml import Task
+
+    source = Path(getattr(exporter, "file", "") or "")
+    record = run_record.read(source.parent.parent) if source.name else None
+    task = Task.current_task() or task_of_record(record)
+    if task is None:
+        logger().info(f"no ClearML Task to register the export {exported} with")
+        return
+    exported = Path(exported)
+    name = f"{(record or {}).get('name') or source.stem}_{exported.suffix.lstrip('.') or exported.name}"
+    labels = label_enumeration(getattr(getattr(exporter, "model", None), "names", None))
+    if not exported.is_file():
+        logger().info(f"the export {exported} is a folder: not registered as a model")
+        return
+    reporter = reporter_for(task, name)
+    job = (register_output_model, task, exported, name, None, None, labels)
+    reporter.delivery.submit(f"registering {name}", *job, kind="models")
+    _finish(reporter, exported.parent)
 
 
 def report_standalone_validation(validator: Any) -> None:

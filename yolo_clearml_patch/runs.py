@@ -72,6 +72,14 @@ def on_train_failed(trainer: Any, error: BaseException) -> None:
         guarded("marking the Task failed", run.failed, error)
 
 
+def on_export(exporter: Any, exported: Any) -> None:
+    """``model.export(...)`` finished: register the exported file (see :func:`reporter.register_export`)."""
+    if exported and _reporting_rank():
+        from .reporter import register_export
+
+        guarded("registering the exported model", register_export, exporter, exported)
+
+
 def with_remote_overrides(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
     """``BaseTrainer.__init__(cfg, overrides, _callbacks)`` arguments with the Task's values as overrides.
 

@@ -18,6 +18,7 @@ parser.add_argument("--runs", type=int, default=2)
 parser.add_argument("--user-task", action="store_true")
 parser.add_argument("--crash", default=None)
 parser.add_argument("--cli-runs", type=int, default=0)
+parser.add_argument("--export", action="store_true", help="export the last model to TorchScript")
 opts = parser.parse_args()
 
 from ultralytics import YOLO  # noqa: E402
@@ -42,6 +43,9 @@ for i in range(1, opts.runs + 1):
         model.train(epochs=1 + i % 2, name=name, plots=True, verbose=False, **common)
     except ValueError as exc:
         print(f"CRASHED={type(exc).__name__}", flush=True)
+
+if opts.export:
+    print(f"EXPORTED={model.export(format='torchscript', imgsz=64, device='cpu')}", flush=True)
 
 yolo = os.path.join(os.path.dirname(sys.executable), "yolo")  # Ultralytics' console script, beside python
 for i in range(1, opts.cli_runs + 1):

@@ -1,0 +1,42 @@
+"""``clearml_task.json`` in a run directory: which ClearML Task the run reports to.
+
+Written when a training starts, so that what comes later finds the Task again: an export of the
+run's weights, and (for the ``sync`` command to come) gaps to fill. It holds the Task id, name and
+project, and the API server (``null`` for an offline session, whose folder it names instead).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+FILE_NAME = "clearml_task.json"
+
+
+def write(save_dir: Any, task: Any) -> None:
+    """Record ``task`` in the run directory ``save_dir`` (replacing an earlier record)."""
+    from clearml.backend_api import Session
+
+    offline = task.is_offline()
+    record = {
+        "task_id": task.id,
+        "name": task.name,
+        "project": task.get_project_name(),
+        "server": None if offline else Session.get_api_server_host(),
+        "offline_session": str(task.get_offline_mode_folder()) if offline else None,
+    }
+    path = Path(save_dir) / FILE_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(record, indent=2) + "\n")
+    temporary.replace(path)  # never half-written
+
+
+def read(run_dir: Any) -> dict | None:
+    """The record of ``run_dir``, or None when it has none (or an unreadable one)."""
+    try:
+        record = json.loads((Path(run_dir) / FILE_NAME).read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and record.get("task_id") else None
