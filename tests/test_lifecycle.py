@@ -95,3 +95,21 @@ def test_export_in_a_new_process_goes_to_the_task_that_trained_the_weights(train
     # ClearML adds no model to a completed Task's list; the model records the Task that created it
     assert model["task"] == task_id and model["labels"] == {"rect": 0, "circle": 1}
     assert ServerTask(clearml_server.state, task_id).file(model["uri"]) == exported.read_bytes()
+
+
+def test_abort_in_clearml_stops_the_training_gracefully(start_training, clearml_server):
+    """The UI's Abort (tasks.stop) mid-training: Ultralytics' own stop, the final validation and the
+    models, exit 0, and the Task ends stopped (ClearML's default kills the process with exit 1)."""
+    running = start_training("runner", "detect", "--epochs", "60", env=clearml_server.env())
+    running.wait_for_epochs(1)
+    with clearml_server.state.lock:
+        (task_id,) = list(clearml_server.state.tasks)
+        clearml_server.state.handle_as_ui("tasks.stop", {"task": task_id})
+    result = running.finish()
+    result.assert_finished()
+    epochs = running.epochs_done()
+    assert epochs < 60, "the training was not stopped"
+    task = ServerTask(clearml_server.state, task_id)
+    assert task.task["status"] == "stopped"
+    assert task.stored_models()["detect"] == (result.run_dir / "weights" / "best.pt").read_bytes()
+    assert set(range(epochs)) <= set(task.scalars("Epoch Time", "Epoch Time"))

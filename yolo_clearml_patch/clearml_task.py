@@ -166,8 +166,8 @@ def close_task(task: Any, error: BaseException | None = None) -> bool:
         try:
             task.close()
         finally:
-            if hook is not None:
-                hook.exception = None  # the hook outlives this Task
+            if hook is not None:  # the hook outlives this Task
+                hook.exception, hook.remote_user_aborted = None, False
 
     _created.pop(task.id, None)
     return bounded("closing a training's Task", close)[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import traceback
 import weakref
 from pathlib import Path
@@ -76,6 +77,9 @@ def _keeps_checkpoints(trainer: Any) -> bool:
     return (getattr(trainer, "save_period", 0) or 0) > 0
 
 
+ABORT_CALLBACK_TIMEOUT = 7 * 24 * 3600.0  # ClearML kills the process when an abort callback returns or times out
+
+
 class TrainingRun:
     """The ClearML reporting of one trainer, from pretrain start to train end."""
 
@@ -83,6 +87,7 @@ class TrainingRun:
         self._trainer = weakref.ref(trainer)
         self.out: OnceLogger | None = None
         self._started = False
+        self._ended = threading.Event()
 
     @property
     def trainer(self) -> Any:
@@ -104,6 +109,35 @@ class TrainingRun:
         section = f"General [{out.label}]" if out.label else "General"
         # a copy: ClearML never writes into the args; off the training thread, as every blocking call
         out.delivery.submit("recording the hyperparameters", task.connect, dict(vars(args)), section)
+        if created_by_shim(task) and not task.is_offline():
+            guarded(
+                "watching for an abort in ClearML", task.register_abort_callback, self._aborted, ABORT_CALLBACK_TIMEOUT
+            )
+
+    def _aborted(self) -> None:
+        """ClearML's abort callback (its own thread): the Task was stopped in ClearML (UI, API).
+
+        Instead of ClearML's default, killing the process, the training stops as Ultralytics stops
+        it (``trainer.stop``): the final validation runs, the models are registered, ``train()``
+        returns and the program goes on. The Task shows running until then, and ends ``stopped``.
+        ClearML kills the process once this callback returns, so after a stop it never returns (its
+        thread ends with the process).
+        Outside a training it returns at once, and ClearML's default applies.
+        """
+        trainer = self.trainer
+        if trainer is None or self._ended.is_set():
+            return
+        logger().warning(
+            "the ClearML Task was aborted: the training stops after this epoch (final validation and models follow)"
+        )
+        task = self.out.task
+        hook = getattr(type(task), "_Task__exit_hook", None)
+        if hook is not None:
+            hook.remote_user_aborted = True  # ClearML then marks the Task stopped, not completed, at the end
+        trainer.stop = True
+        # running again until then: ClearML adds no model to a stopped Task, and the models come last
+        guarded("keeping the aborted Task open for its final models", task.mark_started, True)
+        threading.Event().wait()
 
     def train_epoch_end(self) -> None:
         trainer = self.trainer
@@ -147,10 +181,12 @@ class TrainingRun:
         _finished_validation(out, validator, plots, trainer.save_dir, trainer.epoch)
         guarded("registering the output models", self._output_models, trainer)
         _finish(out, trainer.save_dir)
+        self._ended.set()
 
     def failed(self, error: BaseException) -> None:
         """The training raised: the error goes to the Task's console, and a Task the shim created is
         closed as failed (stopped for a KeyboardInterrupt), within the flush bound."""
+        self._ended.set()
         task = self.out.task
         if not created_by_shim(task):
             return  # the user's Task: ClearML marks it when the process ends

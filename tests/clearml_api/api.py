@@ -397,6 +397,17 @@ class ClearMLState:
     def _tasks_failed(self, body: dict) -> dict:
         return self._change_status(body, "failed")
 
+    def _tasks_stop(self, body: dict) -> dict:
+        """What the UI's Abort calls: a development Task (or one no worker runs) is stopped at once;
+        a worker's is only marked "stopping", for the worker to stop it (apiserver task_operations)."""
+        task = self.task(body["task"])
+        if task["status"] != "in_progress" and not body.get("force"):
+            raise ApiError(400, 110, f"Invalid task status: expected=in_progress, status={task['status']}")
+        if "development" in task.get("system_tags", []) or not task.get("last_worker"):
+            return self._change_status({**body, "force": True}, "stopped")
+        task["status_message"] = "stopping"
+        return {"updated": 1, "fields": {"status_message": "stopping"}}
+
     def _tasks_reset(self, body: dict) -> dict:
         task = self.task(body["task"])
         if task["status"] in LOCKED_STATUSES and not body.get("force"):
@@ -520,6 +531,12 @@ class ClearMLState:
         return {"added": added, "errors": sum(errors.values()), "errors_info": dict(errors)}
 
     # ---- what the web UI or an HPO optimizer does, for tests ---------------------------------------
+
+    def handle_as_ui(self, endpoint: str, body: dict) -> dict:
+        """Call an endpoint as the web UI would (e.g. "tasks.stop" for its Abort button)."""
+        service, _, action = endpoint.partition(".")
+        with self.lock:
+            return getattr(self, f"_{service}_{action}")(body)
 
     def clone_and_edit(self, task_id: str, section: str, edits: dict[str, str], status: str = "queued") -> str:
         """Clone a Task as the UI does (tasks.clone), edit hyperparameters (tasks.edit_hyper_params) and
