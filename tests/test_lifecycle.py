@@ -113,3 +113,33 @@ def test_abort_in_clearml_stops_the_training_gracefully(start_training, clearml_
     assert task.task["status"] == "stopped"
     assert task.stored_models()["detect"] == (result.run_dir / "weights" / "best.pt").read_bytes()
     assert set(range(epochs)) <= set(task.scalars("Epoch Time", "Epoch Time"))
+
+
+def _interrupt_then_resume(child_env, datasets, tmp_path, env=None):
+    run_env = {**child_env, **(env or {})}
+    job = ["-m", "yolo_clearml_patch", str(SCRIPTS / "resume_job.py"), str(datasets["detect"]), str(tmp_path / "runs")]
+    interrupted = run_python([*job, "interrupt"], run_env, cwd=tmp_path, timeout=TRAIN_TIMEOUT)
+    assert interrupted.returncode != 0 and "TRAIN_DONE" not in interrupted.stdout
+    resumed = run_python([*job, "resume"], run_env, cwd=tmp_path, timeout=TRAIN_TIMEOUT)
+    assert resumed.returncode == 0 and "TRAIN_DONE" in resumed.stdout, resumed.stderr[-3000:]
+    return resumed
+
+
+def test_resume_continues_the_same_task_online_every_epoch_once(child_env, datasets, tmp_path, clearml_server):
+    resumed = _interrupt_then_resume(child_env, datasets, tmp_path, env=clearml_server.env())
+    with clearml_server.state.lock:
+        (task_id,) = list(clearml_server.state.tasks)  # one Task, the same id
+    assert f"continuing ClearML Task {task_id}" in resumed.stderr
+    task = ServerTask(clearml_server.state, task_id)
+    run_dir = tmp_path / "runs" / "exp"
+    assert_complete(task, run_dir)  # every epoch of results.csv, nothing received twice
+    assert task.task["status"] == "completed"
+
+
+def test_resume_offline_links_the_new_task_to_the_interrupted_one(child_env, datasets, home, tmp_path):
+    resumed = _interrupt_then_resume(child_env, datasets, tmp_path)
+    first, second = sessions_under(home)
+    assert second.task["parent"] == first.task["id"]
+    assert f"whose parent is the interrupted run's Task {first.task['id']}" in resumed.stderr
+    epochs = set(first.scalars("Epoch Time", "Epoch Time")) | set(second.scalars("Epoch Time", "Epoch Time"))
+    assert {0, 1, 2, 3} <= epochs and not set(first.scalars("train", "train/box_loss")) & {2, 3}

@@ -87,16 +87,28 @@ def _use_offline_mode(task_cls: Any) -> bool | None:
     return False
 
 
-def _init_task(task_cls: Any, project: Any, name: str, task_type: str) -> Any:
+def _init_task(task_cls: Any, project: Any, name: str, task_type: str, continue_id: str | None = None) -> Any:
+    """``Task.init`` for a new Task, or continuing ``continue_id`` (a resumed training): with
+    ``continue_last_task=0`` ClearML adds no iteration offset, so epochs keep their numbers."""
     return task_cls.init(
         project_name=project_name(project),
         task_name=name,
         task_type=task_type,
         tags=settings.tags(),
         output_uri=True,
-        reuse_last_task_id=False,
+        reuse_last_task_id=continue_id or False,
+        continue_last_task=0 if continue_id else False,
         auto_connect_frameworks={"pytorch": False, "matplotlib": False},
     )
+
+
+def _continuable(record: dict | None, offline: bool) -> str | None:
+    """The Task id of an interrupted run to continue: recorded online, on the server in use."""
+    if not record or offline or not record.get("server"):
+        return None
+    from clearml.backend_api import Session
+
+    return record["task_id"] if record["server"].rstrip("/") == Session.get_api_server_host().rstrip("/") else None
 
 
 _created: dict[str, bool] = {}  # Tasks this process created, by id -> whether a training has reported to it
@@ -183,13 +195,18 @@ def task_of_record(record: dict | None) -> Any:
     return bounded("fetching the Task that trained the weights", lambda: Task.get_task(task_id=record["task_id"]))[1]
 
 
-def task_for(project: Any, name: str, task_type: str = "training", fresh: bool = False) -> Any:
+def task_for(
+    project: Any, name: str, task_type: str = "training", fresh: bool = False, resumes: dict | None = None
+) -> Any:
     """Return the Task to report to, the one place that decides it for every lifecycle.
 
     - the user's Task (``Task.init`` before training), an agent's, or a DDP launcher's: that one;
     - with ``fresh`` (a training), a Task the shim created for an earlier training is closed first,
       so that each training gets its own Task; without it (``model.val()``), that earlier Task, where
       the user looks for it;
+    - a resumed training (``resumes``: the run directory's record) continues its Task online, with
+      the same id; offline, ClearML cannot continue a session, so the new Task names the first
+      as its parent, and the shim says so;
     - otherwise a new Task in Ultralytics' ``project``.
 
     A new Task reports from threads rather than ClearML's forked subprocess: forking while
@@ -217,12 +234,21 @@ def task_for(project: Any, name: str, task_type: str = "training", fresh: bool =
     offline = _use_offline_mode(Task)
     if offline is None:
         return None
+    continue_id = _continuable(resumes, offline)
     try:
-        task = _init_task(Task, project, name, task_type)
+        task = _init_task(Task, project, name, task_type, continue_id)
     except Exception as exc:
         if offline or _go_offline(Task, f"Task.init failed ({type(exc).__name__}: {exc})") is None:
             raise
         task = _init_task(Task, project, name, task_type)
+    if resumes and task.id != resumes["task_id"]:
+        task.set_parent(resumes["task_id"])
+        logger().info(
+            f"resumed training: a new ClearML Task {task.id}, whose parent is the interrupted run's Task "
+            f"{resumes['task_id']} (ClearML continues a Task only online, on the same server)"
+        )
+    elif resumes:
+        logger().info(f"resumed training: continuing ClearML Task {task.id}")
     from clearml.config import running_remotely
 
     if not running_remotely():

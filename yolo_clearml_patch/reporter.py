@@ -100,7 +100,8 @@ class TrainingRun:
         self._started = True
         args = self.trainer.args
         name = str(getattr(args, "name", None) or "train")
-        task = task_for(getattr(args, "project", None), name, fresh=True)
+        resumes = run_record.read(self.trainer.save_dir) if getattr(args, "resume", False) else None
+        task = task_for(getattr(args, "project", None), name, fresh=True, resumes=resumes)
         if task is None:
             return
         claim_for_training(task)
@@ -176,7 +177,8 @@ class TrainingRun:
         """Plots, final metrics and models: each step guarded, so one failure loses no other."""
         trainer, out = self.trainer, self.out
         validator = trainer.validator
-        guarded("reporting Mosaic samples", self._mosaic)
+        if getattr(trainer, "start_epoch", 0) <= 1:  # else a resumed run: the first reported them at epoch 1
+            guarded("reporting Mosaic samples", self._mosaic)
         plots = [*trainer.plots, *(getattr(validator, "plots", {}) or {})]
         _finished_validation(out, validator, plots, trainer.save_dir, trainer.epoch)
         guarded("registering the output models", self._output_models, trainer)
