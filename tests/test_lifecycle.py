@@ -143,3 +143,21 @@ def test_resume_offline_links_the_new_task_to_the_interrupted_one(child_env, dat
     assert f"whose parent is the interrupted run's Task {first.task['id']}" in resumed.stderr
     epochs = set(first.scalars("Epoch Time", "Epoch Time")) | set(second.scalars("Epoch Time", "Epoch Time"))
     assert {0, 1, 2, 3} <= epochs and not set(first.scalars("train", "train/box_loss")) & {2, 3}
+
+
+def test_tune_gets_an_optimizer_task_and_a_child_task_per_iteration(child_env, datasets, home, tmp_path):
+    args = ["-m", "yolo_clearml_patch", str(SCRIPTS / "tune_job.py"), str(datasets["detect"]), str(tmp_path / "runs")]
+    proc = run_python([*args, "3"], child_env, cwd=tmp_path, timeout=3 * TRAIN_TIMEOUT)
+    assert proc.returncode == 0 and "TUNE_DONE" in proc.stdout, (proc.stdout + proc.stderr)[-4000:]
+    sessions = sessions_under(home)
+    (parent,) = [s for s in sessions if s.task["type"] == "optimizer"]
+    children = sorted((s for s in sessions if s is not parent), key=lambda s: s.task["name"])
+    assert [c.task["name"] for c in children] == [f"tune iteration {i}" for i in (1, 2, 3)]
+    for i, child in enumerate(children, start=1):
+        assert child.task["parent"] == parent.task["id"] and f"iteration {i}" in child.task["tags"]
+        assert set(child.scalars("fitness", "fitness")) >= {0}  # the objective, per epoch
+    fitness = parent.scalars("fitness", "fitness")
+    assert set(fitness) == {1, 2, 3}
+    assert set(parent.scalars("hyperparameters", "lr0")) == {1, 2, 3}
+    best = max(fitness, key=fitness.get)
+    assert parent.single_values()["best iteration"] == best and parent.duplicates() == {}

@@ -11,7 +11,9 @@ import os
 import sys
 
 BOOTSTRAP_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_bootstrap")
-_PATCHED_MODULES = ("ultralytics.engine.trainer", "ultralytics.engine.validator", "ultralytics.engine.exporter")
+_PATCHED_MODULES = tuple(
+    f"ultralytics.engine.{name}" for name in ("trainer", "validator", "exporter", "tuner")
+)  # the keys of patching.TARGETS
 
 _enabled = False
 _hooks_registered = False

@@ -235,12 +235,20 @@ def task_for(
     if offline is None:
         return None
     continue_id = _continuable(resumes, offline)
+    from .tuning import iteration_of_parent
+
+    tuned = iteration_of_parent() if fresh else None
+    if tuned:
+        name = f"{tuned[1]} iteration {tuned[2]}"
     try:
         task = _init_task(Task, project, name, task_type, continue_id)
     except Exception as exc:
         if offline or _go_offline(Task, f"Task.init failed ({type(exc).__name__}: {exc})") is None:
             raise
         task = _init_task(Task, project, name, task_type)
+    if tuned:  # a tuning iteration's training: a child of the optimizer Task
+        task.set_parent(tuned[0])
+        task.add_tags([f"iteration {tuned[2]}"])
     if resumes and task.id != resumes["task_id"]:
         task.set_parent(resumes["task_id"])
         logger().info(

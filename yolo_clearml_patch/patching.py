@@ -12,6 +12,7 @@ import wrapt
 
 from . import activation, runs
 from .ddp import launches_ddp
+from .guard import guarded
 from .upstream_callback import drop_upstream
 
 # (module, class, method) -> the FunctionWrapper installed on the class
@@ -74,7 +75,34 @@ def _export_wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> A
     return exported
 
 
-# module -> [(class, method, wrapper)]
+def _tune_wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+    """``Tuner.__call__``: an optimizer Task for the tune run, around the iterations."""
+    if not activation.is_patched():
+        return wrapped(*args, **kwargs)
+    from . import tuning
+
+    guarded("creating the tuning Task", tuning.on_tune_start, instance)
+    try:
+        return wrapped(*args, **kwargs)
+    finally:
+        guarded("finishing the tuning Task", tuning.on_tune_end)
+
+
+def _after(step: str) -> Any:
+    """A wrapper that runs ``tuning.<step>`` (guarded) with the call's first argument, after the call."""
+
+    def wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+        result = wrapped(*args, **kwargs)
+        if activation.is_patched():
+            from . import tuning
+
+            guarded(f"tuning: {step}", getattr(tuning, step), instance if instance is not None else args[0])
+        return result
+
+    return wrapper
+
+
+# module -> [(class, method, wrapper)]; class "" for a module-level function
 TARGETS = {
     "ultralytics.engine.trainer": [
         ("BaseTrainer", "run_callbacks", _reporting_wrapper(runs.on_trainer_event)),
@@ -83,6 +111,11 @@ TARGETS = {
     ],
     "ultralytics.engine.validator": [("BaseValidator", "run_callbacks", _reporting_wrapper(runs.on_validator_event))],
     "ultralytics.engine.exporter": [("Exporter", "__call__", _export_wrapper)],
+    "ultralytics.engine.tuner": [
+        ("Tuner", "__call__", _tune_wrapper),
+        ("Tuner", "_mutate", _after("before_iteration")),  # each iteration starts with its mutation
+        ("", "plot_tune_results", _after("on_results")),  # each iteration ends with this plot
+    ],
 }
 
 
@@ -95,7 +128,7 @@ def apply(module: Any) -> None:
 def _wrap(module: Any, class_name: str, method: str, wrapper: Any) -> None:
     name = module.__name__
     key = (name, class_name, method)
-    cls = getattr(module, class_name, None)
+    cls = getattr(module, class_name, None) if class_name else module
     if key in _applied and cls is not None and _in_chain(vars(cls).get(method), _applied[key]):
         return
     if cls is None or not callable(getattr(cls, method, None)):
@@ -103,7 +136,7 @@ def _wrap(module: Any, class_name: str, method: str, wrapper: Any) -> None:
 
         warn_once(f"missing {key}", f"{name}.{class_name}.{method} not found; that part is not reported")
         return
-    wrapt.wrap_function_wrapper(module, f"{class_name}.{method}", wrapper)
+    wrapt.wrap_function_wrapper(module, f"{class_name}.{method}" if class_name else method, wrapper)
     _applied[key] = vars(cls)[method]
 
 
@@ -127,7 +160,8 @@ def remove() -> None:
 
     for key, wrapper in list(_applied.items()):
         name, class_name, method = key
-        cls = getattr(sys.modules.get(name), class_name, None)
+        module = sys.modules.get(name)
+        cls = getattr(module, class_name, None) if class_name else module
         if cls is None:
             del _applied[key]
         elif vars(cls).get(method) is wrapper:
