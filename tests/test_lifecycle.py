@@ -54,8 +54,9 @@ def test_cli_subprocesses_get_their_own_tasks(child_env, datasets, home, tmp_pat
 
 
 def test_a_users_task_keeps_every_training_labelled(child_env, datasets, home, tmp_path):
-    proc = _multi(child_env, datasets, tmp_path, "--runs", "2", "--user-task")
-    (session,) = sessions_under(home)
+    proc = _multi(child_env, datasets, tmp_path, "--runs", "2", "--user-task", "--cli-runs", "1")
+    session, cli = sorted(sessions_under(home), key=lambda s: s.task["name"] != "user-task")
+    assert cli.task["name"] == "cli1"  # a yolo train subprocess gets its own Task, not the user's
     assert session.task["id"] in proc.stdout and session.task["name"] == "user-task"
     assert session.duplicates() == {}
     first, second = session.scalars("train", "train/box_loss"), session.scalars("train", "train/box_loss [run2]")
@@ -70,9 +71,11 @@ def _labels(model: dict) -> dict:
     return model["init"]["label_enumeration"]
 
 
-def test_export_is_registered_with_labels_and_fitness_is_reported(child_env, datasets, home, tmp_path):
-    proc = _multi(child_env, datasets, tmp_path, "--runs", "1", "--export")
+def test_export_and_val_after_training_go_to_its_task_and_fitness_is_reported(child_env, datasets, home, tmp_path):
+    proc = _multi(child_env, datasets, tmp_path, "--runs", "1", "--val", "--export")
     (session,) = sessions_under(home)
+    map50 = float(next(line[6:] for line in proc.stdout.splitlines() if line.startswith("MAP50=")))
+    assert abs(session.single_values()["metrics/mAP50(B) [val]"] - map50) < 1e-6  # labelled in the training's Task
     exported = Path(next(line[9:] for line in proc.stdout.splitlines() if line.startswith("EXPORTED=")))
     by_name = {m["init"]["name"]: m for m in session.output_models()}
     assert set(by_name) == {"run1", "run1_torchscript"}

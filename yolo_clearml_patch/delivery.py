@@ -91,6 +91,8 @@ class Delivery:
 
     def wait(self, timeout: float) -> bool:
         """Flush ClearML and wait at most ``timeout`` s for it; True when everything reported is confirmed."""
+        if not self._thread.is_alive():  # retired: nothing more will be confirmed
+            return self.complete()
         done = threading.Event()
         self._queue_flush()
         self._jobs.put(("", None, done.set, ()))
@@ -99,6 +101,11 @@ class Delivery:
             error, self._strict_error = self._strict_error, None
             raise error
         return self.complete()
+
+    def retire(self) -> None:
+        """No more calls will come: the worker thread ends once the queued ones have run, and a
+        Delivery with nothing missing is forgotten (many trainings per process leave nothing behind)."""
+        self._jobs.put(None)
 
     def complete(self) -> bool:
         return not self.missing() and not self.pending_jobs()
@@ -138,7 +145,12 @@ class Delivery:
         from .guard import handle
 
         while True:
-            what, kind, func, args = self._jobs.get()
+            job = self._jobs.get()
+            if job is None:  # retired
+                if self.complete() and self in _live:
+                    _live.remove(self)
+                return
+            what, kind, func, args = job
             try:
                 func(*args)
                 if kind:

@@ -110,7 +110,7 @@ def _ultralytics(report: Report) -> None:
     """The built-in callback and the methods that will be patched."""
     from ultralytics.utils import SETTINGS
 
-    from .patching import TARGETS
+    from .patching import TARGETS, owner
 
     if SETTINGS.get("clearml"):
         state = "enabled in Ultralytics settings; suppressed for trainings the shim handles (settings untouched)"
@@ -121,9 +121,10 @@ def _ultralytics(report: Report) -> None:
     for module_name, targets in TARGETS.items():
         module = importlib.import_module(module_name)
         for class_name, method, _ in targets:
-            found = callable(getattr(getattr(module, class_name, None), method, None))
+            found = callable(getattr(owner(module, class_name), method, None))
             status = "will be patched" if found else "missing in this version: that part is not reported"
-            report.line("patch", f"{module_name}.{class_name}.{method}: {status}")
+            where = ".".join(part for part in (module_name, class_name, method) if part)
+            report.line("patch", f"{where}: {status}")
 
 
 def main() -> int:

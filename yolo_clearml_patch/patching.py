@@ -119,6 +119,11 @@ TARGETS = {
 }
 
 
+def owner(module: Any, class_name: str) -> Any:
+    """What holds a target: the class ``class_name`` of ``module``, or the module itself for ""."""
+    return getattr(module, class_name, None) if class_name else module
+
+
 def apply(module: Any) -> None:
     """Wrap the target methods of ``module`` once; a missing method is skipped with a warning."""
     for class_name, method, wrapper in TARGETS.get(module.__name__, ()):
@@ -128,7 +133,7 @@ def apply(module: Any) -> None:
 def _wrap(module: Any, class_name: str, method: str, wrapper: Any) -> None:
     name = module.__name__
     key = (name, class_name, method)
-    cls = getattr(module, class_name, None) if class_name else module
+    cls = owner(module, class_name)
     if key in _applied and cls is not None and _in_chain(vars(cls).get(method), _applied[key]):
         return
     if cls is None or not callable(getattr(cls, method, None)):
@@ -160,8 +165,7 @@ def remove() -> None:
 
     for key, wrapper in list(_applied.items()):
         name, class_name, method = key
-        module = sys.modules.get(name)
-        cls = getattr(module, class_name, None) if class_name else module
+        cls = owner(sys.modules.get(name), class_name)
         if cls is None:
             del _applied[key]
         elif vars(cls).get(method) is wrapper:

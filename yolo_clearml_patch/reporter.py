@@ -50,6 +50,7 @@ def _finish(out: OnceLogger, save_dir: Any) -> None:
     was not sent, if anything, in one warning."""
     bound = settings.flush_timeout()
     confirmed = out.delivery.wait(bound)
+    out.delivery.retire()
     task = out.task
     page = offline_import_hint(task) or guarded("reading the results page", task.get_output_log_web_page)
     where = page if task.is_offline() else f"results page: {page}"
@@ -195,6 +196,7 @@ class TrainingRun:
         text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
         task.get_logger().report_text(f"Training failed:\n{text}", level=logging.ERROR)
         self.out.delivery.wait(settings.flush_timeout())
+        self.out.delivery.retire()
         if not close_task(task, error):
             logger().warning(f"ClearML could not mark Task {task.id} failed within {settings.flush_timeout():g} s")
 

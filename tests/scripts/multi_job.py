@@ -19,6 +19,7 @@ parser.add_argument("--user-task", action="store_true")
 parser.add_argument("--crash", default=None)
 parser.add_argument("--cli-runs", type=int, default=0)
 parser.add_argument("--export", action="store_true", help="export the last model to TorchScript")
+parser.add_argument("--val", action="store_true", help="validate the last model after training")
 opts = parser.parse_args()
 
 from ultralytics import YOLO  # noqa: E402
@@ -43,6 +44,9 @@ for i in range(1, opts.runs + 1):
         model.train(epochs=1 + i % 2, name=name, plots=True, verbose=False, **common)
     except ValueError as exc:
         print(f"CRASHED={type(exc).__name__}", flush=True)
+
+if opts.val:
+    print(f"MAP50={model.val(data=opts.data, imgsz=64, batch=8, device='cpu', plots=True).box.map50}", flush=True)
 
 if opts.export:
     print(f"EXPORTED={model.export(format='torchscript', imgsz=64, device='cpu')}", flush=True)
