@@ -163,6 +163,19 @@ def bounded(what: str, func: Any, *args: Any) -> tuple[bool, Any]:
     return done, result[0]
 
 
+def tell_clearml_at_exit(**state: Any) -> None:
+    """Set what ClearML's exit hook knows of how the process ends (``exception``, ``signal``,
+    ``remote_user_aborted``): ClearML marks the main Task failed, stopped or completed from it when
+    the Task closes. The hook is private to ClearML (``Task.__exit_hook``, 1.16 to 2.x); without it,
+    nothing is set."""
+    from clearml import Task
+
+    hook = getattr(Task, "_Task__exit_hook", None)
+    for name, value in state.items():
+        if hook is not None and hasattr(hook, name):
+            setattr(hook, name, value)
+
+
 def close_task(task: Any, error: BaseException | None = None) -> bool:
     """Close a Task the shim created, within the flush bound; True if it closed in time.
 
@@ -170,16 +183,13 @@ def close_task(task: Any, error: BaseException | None = None) -> bool:
     uncaught exception would be), failed (stopped for a KeyboardInterrupt). A Task is closed when
     its training failed, or when the next training starts, so that each training has its own.
     """
-    hook = getattr(type(task), "_Task__exit_hook", None)
 
     def close() -> None:
-        if hook is not None:
-            hook.exception = error
+        tell_clearml_at_exit(exception=error)
         try:
             task.close()
         finally:
-            if hook is not None:  # the hook outlives this Task
-                hook.exception, hook.remote_user_aborted = None, False
+            tell_clearml_at_exit(exception=None, remote_user_aborted=False)  # the hook outlives this Task
 
     _created.pop(task.id, None)
     return bounded("closing a training's Task", close)[0]

@@ -154,14 +154,10 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 
 def _tell_clearml_about(signum: int) -> None:
     """ClearML marks its Task stopped (not completed) when its exit hook saw the signal."""
-    try:
-        from clearml import Task
+    from .clearml_task import tell_clearml_at_exit
 
-        hook = getattr(Task, "_Task__exit_hook", None)
-        if hook is not None:
-            hook.signal = signum
-    except Exception:
-        pass
+    with contextlib.suppress(Exception):
+        tell_clearml_at_exit(signal=signum)
 
 
 def _run_exit_handlers() -> None:

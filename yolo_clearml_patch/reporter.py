@@ -18,6 +18,7 @@ from .clearml_task import (
     offline_import_hint,
     task_for,
     task_of_record,
+    tell_clearml_at_exit,
 )
 from .delivery import describe
 from .guard import guarded
@@ -101,12 +102,14 @@ class TrainingRun:
         self._started = True
         args = self.trainer.args
         name = str(getattr(args, "name", None) or "train")
-        resumes = run_record.read(self.trainer.save_dir) if getattr(args, "resume", False) else None
+        save_dir = getattr(self.trainer, "save_dir", None)  # a DDP launcher may have none yet
+        resumes = run_record.read(save_dir) if save_dir and getattr(args, "resume", False) else None
         task = task_for(getattr(args, "project", None), name, fresh=True, resumes=resumes)
         if task is None:
             return
         claim_for_training(task)
-        guarded("recording the Task in the run directory", run_record.write, self.trainer.save_dir, task)
+        if save_dir:
+            guarded("recording the Task in the run directory", run_record.write, save_dir, task)
         self.out = out = reporter_for(task, name)
         section = f"General [{out.label}]" if out.label else "General"
         # a copy: ClearML never writes into the args; off the training thread, as every blocking call
@@ -133,9 +136,7 @@ class TrainingRun:
             "the ClearML Task was aborted: the training stops after this epoch (final validation and models follow)"
         )
         task = self.out.task
-        hook = getattr(type(task), "_Task__exit_hook", None)
-        if hook is not None:
-            hook.remote_user_aborted = True  # ClearML then marks the Task stopped, not completed, at the end
+        tell_clearml_at_exit(remote_user_aborted=True)  # ClearML then marks the Task stopped, at the end
         trainer.stop = True
         # running again until then: ClearML adds no model to a stopped Task, and the models come last
         guarded("keeping the aborted Task open for its final models", task.mark_started, True)
