@@ -235,10 +235,9 @@ def task_for(
         disable_framework_bindings()
         return _guard_exit(task)
     if task is not None and not close_task(task):
-        warn_once(
-            "not closed",
+        logger().warning(  # every time: each such training is one that is not reported
             f"ClearML could not close the previous training's Task {task.id} within "
-            f"{settings.flush_timeout():g} s: this training is not reported (its run directory has the data)",
+            f"{settings.flush_timeout():g} s: this training is not reported (its run directory has the data)"
         )
         return None
     offline = _use_offline_mode(Task)
