@@ -147,3 +147,11 @@ print(json.dumps([kind, BaseTrainer().run_callbacks("on_custom")]))
     proc = run_python(["-c", code], env, cwd=tmp_path)
     assert json.loads(proc.stdout.splitlines()[-1]) == ["FunctionWrapper", "ran on_custom"], proc.stderr
     assert proc.stderr.count("BaseTrainer.train not found") == 1
+
+
+def test_every_patched_module_arms_a_hook():
+    """activation (which must not import wrapt) lists the modules whose import patches them; it must
+    name exactly the modules patching.TARGETS has wrappers for, or a target would never be applied."""
+    from yolo_clearml_patch import activation, patching
+
+    assert set(activation._PATCHED_MODULES) == set(patching.TARGETS)

@@ -46,7 +46,7 @@ def _final_metrics(out: OnceLogger, validator: Any) -> None:
         out.single(k, v)
 
 
-def _finish(out: OnceLogger, save_dir: Any) -> None:
+def finish_report(out: OnceLogger, save_dir: Any) -> None:
     """Wait (bounded) until ClearML confirms what was reported, then say so in one line, and say what
     was not sent, if anything, in one warning."""
     bound = settings.flush_timeout()
@@ -184,7 +184,7 @@ class TrainingRun:
         plots = [*trainer.plots, *(getattr(validator, "plots", {}) or {})]
         _finished_validation(out, validator, plots, trainer.save_dir, trainer.epoch)
         guarded("registering the output models", self._output_models, trainer)
-        _finish(out, trainer.save_dir)
+        finish_report(out, trainer.save_dir)
         self._ended.set()
 
     def failed(self, error: BaseException) -> None:
@@ -259,7 +259,7 @@ def register_export(exporter: Any, exported: Any) -> None:
     reporter = reporter_for(task, name)
     job = (register_output_model, task, exported, name, None, None, labels)
     reporter.delivery.submit(f"registering {name}", *job, kind="models")
-    _finish(reporter, exported.parent)
+    finish_report(reporter, exported.parent)
 
 
 def report_standalone_validation(validator: Any) -> None:
@@ -272,4 +272,4 @@ def report_standalone_validation(validator: Any) -> None:
     out = reporter_for(task, save_dir.name)
     guarded("reporting validation samples", _validation_images, out, validator)
     _finished_validation(out, validator, getattr(validator, "plots", {}) or {}, save_dir, 0)
-    _finish(out, save_dir)
+    finish_report(out, save_dir)

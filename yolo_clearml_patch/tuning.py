@@ -78,7 +78,7 @@ def on_results(path: Any) -> None:
 
 def on_tune_end() -> None:
     """The best iteration as single values; say what the optimizer Task holds; stop naming it."""
-    from .reporter import _finish
+    from .reporter import finish_report
 
     os.environ.pop(PARENT_VAR, None)
     os.environ.pop(ITERATION_VAR, None)
@@ -91,7 +91,7 @@ def on_tune_end() -> None:
         best = max(range(len(rows)), key=lambda i: rows[i]["fitness"])
         out.single("best fitness", rows[best]["fitness"])
         out.single("best iteration", best + 1)
-    _finish(out, tuner.tune_dir)
+    finish_report(out, tuner.tune_dir)
 
 
 def iteration_of_parent() -> tuple[str, str, int] | None:
