@@ -65,4 +65,7 @@ def test_kill_switch_applies_to_the_runner(child_env, tmp_path):
 
 def test_usage_without_target(child_env, tmp_path):
     proc = run_python(["-m", "yolo_clearml_patch"], child_env, cwd=tmp_path)
-    assert proc.returncode == 2 and "usage: python -m yolo_clearml_patch" in proc.stdout
+    assert (
+        proc.returncode == 2 and "usage: yolo-clearml" in proc.stdout and "python -m yolo_clearml_patch" in proc.stdout
+    )
+    assert "yolo-clearml sync RUN_DIR" in proc.stdout and "yolo-clearml --check" in proc.stdout

@@ -77,6 +77,14 @@ class OnceLogger:
         self.logger = _PlotLogger(self._raw, self.delivery, self._suffix)
         self._seen: set[tuple] = set()
 
+    def already_reported(self, keys: Iterable[tuple]) -> None:
+        """Events the Task already holds (``sync`` completing a Task): they are not sent again.
+
+        Keys as the report methods make them: ``("scalar", title, series, iteration)``,
+        ``("single", name)``, ``("image", title, series, iteration)``, ``("plot", title)``.
+        """
+        self._seen.update(keys)
+
     def _first(self, key: tuple) -> bool:
         if key in self._seen:
             return False

@@ -87,9 +87,29 @@ def _use_offline_mode(task_cls: Any) -> bool | None:
     return False
 
 
-def _init_task(task_cls: Any, project: Any, name: str, task_type: str, continue_id: str | None = None) -> Any:
-    """``Task.init`` for a new Task, or continuing ``continue_id`` (a resumed training): with
-    ``continue_last_task=0`` ClearML adds no iteration offset, so epochs keep their numbers."""
+def choose_mode() -> bool | None:
+    """Apply the offline policy now: True offline, False online (the server answered), None when
+    nothing may be reported (no server and ``YOLO_CLEARML_OFFLINE=0``)."""
+    from clearml import Task
+
+    return _use_offline_mode(Task)
+
+
+def server_host() -> str:
+    """The configured ClearML API server."""
+    from clearml.backend_api import Session
+
+    return Session.get_api_server_host()
+
+
+def _init_task(
+    task_cls: Any, project: Any, name: str, task_type: str, continue_id: str | None = None, options: dict | None = None
+) -> Any:
+    """``Task.init`` for a new Task, or continuing ``continue_id`` (a resumed training, a sync): with
+    ``continue_last_task=0`` ClearML adds no iteration offset, so epochs keep their numbers.
+    ``options``: more ``Task.init`` arguments (``auto_connect_frameworks`` entries are merged)."""
+    options = dict(options or {})
+    frameworks = {"pytorch": False, "matplotlib": False, **options.pop("auto_connect_frameworks", {})}
     return task_cls.init(
         project_name=project_name(project),
         task_name=name,
@@ -98,7 +118,8 @@ def _init_task(task_cls: Any, project: Any, name: str, task_type: str, continue_
         output_uri=True,
         reuse_last_task_id=continue_id or False,
         continue_last_task=0 if continue_id else False,
-        auto_connect_frameworks={"pytorch": False, "matplotlib": False},
+        auto_connect_frameworks=frameworks,
+        **options,
     )
 
 
@@ -206,7 +227,12 @@ def task_of_record(record: dict | None) -> Any:
 
 
 def task_for(
-    project: Any, name: str, task_type: str = "training", fresh: bool = False, resumes: dict | None = None
+    project: Any,
+    name: str,
+    task_type: str = "training",
+    fresh: bool = False,
+    resumes: dict | None = None,
+    init_options: dict | None = None,
 ) -> Any:
     """Return the Task to report to, the one place that decides it for every lifecycle.
 
@@ -218,6 +244,9 @@ def task_for(
       the same id; offline, ClearML cannot continue a session, so the new Task names the first
       as its parent, and the shim says so;
     - otherwise a new Task in Ultralytics' ``project``.
+
+    ``sync`` asks the same question for a run directory (``resumes``: its record, or ``--task``),
+    with ``init_options`` that keep the sync process's own arguments, console and machine out of it.
 
     A new Task reports from threads rather than ClearML's forked subprocess: forking while
     Ultralytics' threads are alive can deadlock the process at exit.
@@ -250,22 +279,22 @@ def task_for(
     if tuned:
         name = f"{tuned[1]} iteration {tuned[2]}"
     try:
-        task = _init_task(Task, project, name, task_type, continue_id)
+        task = _init_task(Task, project, name, task_type, continue_id, init_options)
     except Exception as exc:
         if offline or _go_offline(Task, f"Task.init failed ({type(exc).__name__}: {exc})") is None:
             raise
-        task = _init_task(Task, project, name, task_type)
+        task = _init_task(Task, project, name, task_type, options=init_options)
     if tuned:  # a tuning iteration's training: a child of the optimizer Task
         task.set_parent(tuned[0])
         task.add_tags([f"iteration {tuned[2]}"])
     if resumes and task.id != resumes["task_id"]:
         task.set_parent(resumes["task_id"])
         logger().info(
-            f"resumed training: a new ClearML Task {task.id}, whose parent is the interrupted run's Task "
+            f"a new ClearML Task {task.id}, whose parent is the run's earlier Task "
             f"{resumes['task_id']} (ClearML continues a Task only online, on the same server)"
         )
     elif resumes:
-        logger().info(f"resumed training: continuing ClearML Task {task.id}")
+        logger().info(f"continuing ClearML Task {task.id}")
     from clearml.config import running_remotely
 
     if not running_remotely():

@@ -32,7 +32,7 @@ def _validation_images(out: OnceLogger, validator: Any) -> None:
     out.debug_samples(sorted(Path(validator.save_dir).glob("val*.jpg")), "Validation")
 
 
-def _png_plots(out: OnceLogger, paths: Any, save_dir: Any) -> None:
+def report_png_plots(out: OnceLogger, paths: Any, save_dir: Any) -> None:
     """The plots Ultralytics registered, and every other plot image it saved in ``save_dir``
     (older versions register fewer: upstream read a fixed list of files before 8.3.235)."""
     saved = [p for p in sorted(Path(save_dir).glob("*")) if p.suffix in {".png", ".jpg"}]
@@ -46,9 +46,17 @@ def _final_metrics(out: OnceLogger, validator: Any) -> None:
         out.single(k, v)
 
 
-def finish_report(out: OnceLogger, save_dir: Any) -> None:
+def sync_command(run_dir: Any, task_id: str) -> str:
+    """The command that completes Task ``task_id`` from the run directory ``run_dir``."""
+    import shlex
+
+    return f"python -m yolo_clearml_patch sync {shlex.quote(str(run_dir))} --task {task_id}"
+
+
+def finish_report(out: OnceLogger, save_dir: Any, run_dir: Any = None) -> None:
     """Wait (bounded) until ClearML confirms what was reported, then say so in one line, and say what
-    was not sent, if anything, in one warning."""
+    was not sent, if anything, in one warning (with the ``sync`` command that completes the Task
+    when ``run_dir``, a training's run directory, is given)."""
     bound = settings.flush_timeout()
     confirmed = out.delivery.wait(bound)
     out.delivery.retire()
@@ -62,14 +70,16 @@ def finish_report(out: OnceLogger, save_dir: Any) -> None:
         logger().warning(
             f"the ClearML server did not confirm these within {bound:g} s: {missing}"
             + (f"; ClearML gave up uploading {dropped} events" if dropped else "")
-            + f". Task id {task.id}. The same data is in the run directory {save_dir} (args.yaml, results.csv,"
-            " plots, weights/). ClearML keeps retrying in the background until the process exits."
+            + f". Task id {task.id}. The same data is in {save_dir}"
+            + (" (args.yaml, results.csv, plots, weights/)" if run_dir else "")
+            + ". ClearML keeps retrying in the background until the process exits."
+            + (f" Once the server is back, complete the Task with: {sync_command(run_dir, task.id)}" if run_dir else "")
         )
 
 
 def _finished_validation(out: OnceLogger, validator: Any, plots: Any, save_dir: Any, iteration: int) -> None:
     """A finished validation's PNG plots, interactive plots and final metrics; each step guarded."""
-    guarded("reporting final plots", _png_plots, out, plots, save_dir)
+    guarded("reporting final plots", report_png_plots, out, plots, save_dir)
     guarded("reporting interactive plots", report_native_plots, out.logger, validator, iteration)
     guarded("reporting final metrics", _final_metrics, out, validator)
 
@@ -184,7 +194,7 @@ class TrainingRun:
         plots = [*trainer.plots, *(getattr(validator, "plots", {}) or {})]
         _finished_validation(out, validator, plots, trainer.save_dir, trainer.epoch)
         guarded("registering the output models", self._output_models, trainer)
-        finish_report(out, trainer.save_dir)
+        finish_report(out, trainer.save_dir, run_dir=trainer.save_dir)
         self._ended.set()
 
     def failed(self, error: BaseException) -> None:

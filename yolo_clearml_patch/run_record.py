@@ -1,7 +1,7 @@
 """``clearml_task.json`` in a run directory: which ClearML Task the run reports to.
 
-Written when a training starts, so that what comes later finds the Task again: an export of the
-run's weights, and (for the ``sync`` command to come) gaps to fill. It holds the Task id, name and
+Written when a training starts (and by ``sync``), so that what comes later finds the Task again: an
+export of the run's weights, a resumed training, and ``sync``, which completes that Task. It holds the Task id, name and
 project, and the API server (``null`` for an offline session, whose folder it names instead).
 """
 

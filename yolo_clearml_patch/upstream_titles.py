@@ -1,7 +1,10 @@
-"""Titles as the installed Ultralytics' own ClearML callback uses them, so dashboards keep working.
+"""Titles and iterations as Ultralytics' own ClearML callback and trainer give them, so dashboards
+keep working.
 
-Ultralytics before 8.3.173 reported every validation metric under the title "val"; later versions
-use the key's prefix ("metrics" or "val").
+- Ultralytics before 8.3.173 reported every validation metric under the title "val"; later versions
+  use the key's prefix ("metrics" or "val").
+- From 8.4.52, the final validation of ``best.pt`` runs ``on_fit_epoch_end`` one iteration after the
+  last epoch.
 """
 
 from __future__ import annotations
@@ -9,17 +12,26 @@ from __future__ import annotations
 from functools import lru_cache
 
 SINGLE_VAL_TITLE_BEFORE = "8.3.173"
+FINAL_EVAL_STEP_FROM = "8.4.52"
 
 
-@lru_cache(maxsize=1)
-def _single_val_title() -> bool:
-    import ultralytics
-
+@lru_cache(maxsize=8)
+def _version_in(version: str | None, spec: str) -> bool:
     from .compat import in_range
 
-    return in_range(ultralytics.__version__, f"<{SINGLE_VAL_TITLE_BEFORE}")
+    if version is None:
+        import ultralytics
+
+        version = ultralytics.__version__
+    return in_range(version, spec)
 
 
-def metric_title(key: str) -> str:
-    """The ClearML title of the trainer metric ``key`` (e.g. ``metrics/mAP50(B)``)."""
-    return "val" if _single_val_title() else key.split("/")[0]
+def metric_title(key: str, version: str | None = None) -> str:
+    """The ClearML title of the trainer metric ``key`` (e.g. ``metrics/mAP50(B)``) for Ultralytics
+    ``version`` (default: the installed one)."""
+    return "val" if _version_in(version, f"<{SINGLE_VAL_TITLE_BEFORE}") else key.split("/")[0]
+
+
+def final_eval_has_own_step(version: str | None = None) -> bool:
+    """Whether Ultralytics ``version`` reports the final validation's metrics at iteration ``epochs``."""
+    return _version_in(version, f">={FINAL_EVAL_STEP_FROM}")

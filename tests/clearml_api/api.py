@@ -530,6 +530,55 @@ class ClearMLState:
             raise ApiError(400, 0, f"Events not added: {dict(errors)}")
         return {"added": added, "errors": sum(errors.values()), "errors_info": dict(errors)}
 
+    def _events_get_task_events(self, body: dict) -> dict:
+        """Scroll through a Task's events by iteration, as the real server does (services/events.py
+        and bll/event/events_iterator.py): up to ``batch_size`` events, plus every other event of the
+        last iteration returned; the scroll id carries the request and that iteration; a scroll past
+        the end returns no events."""
+        if body.get("model_events"):
+            self.model(body["task"])
+        else:
+            self.task(body["task"])
+        if body.get("scroll_id"):
+            try:
+                scroll = json.loads(base64.urlsafe_b64decode(body["scroll_id"].encode()))
+            except Exception:
+                raise ApiError(400, 0, f"Invalid scroll id: {body['scroll_id']}") from None
+            if scroll["from"] is None:
+                return {"events": [], "returned": 0, "total": scroll["total"], "scroll_id": body["scroll_id"]}
+            request = {**scroll["request"], "batch_size": body.get("batch_size") or scroll["request"]["batch_size"]}
+        else:
+            request, scroll = {**body, "batch_size": body.get("batch_size") or 500}, {"from": None, "total": None}
+        descending = request.get("order") == "desc"
+        kind = request.get("event_type")
+        pool = [*self.events.values(), *self.logs]
+        found = [
+            e
+            for e in pool
+            if e.get("task") == request["task"]
+            and (kind is None or e.get("type") == kind)
+            and (
+                scroll["from"] is None
+                or (e.get("iter", 0) < scroll["from"] if descending else e.get("iter", 0) > scroll["from"])
+            )
+        ]
+        found.sort(key=lambda e: (e.get("iter", 0), e.get("timestamp", 0)), reverse=descending)
+        batch = found[: min(request["batch_size"], 10_000)]
+        if batch:  # every event of the last iteration, even past the batch size
+            last = batch[-1].get("iter", 0)
+            batch += [e for e in found[len(batch) :] if e.get("iter", 0) == last]
+        next_from = batch[-1].get("iter", 0) if batch else None
+        request.pop("scroll_id", None)
+        scroll_id = base64.urlsafe_b64encode(
+            json.dumps({"from": next_from, "total": scroll["total"], "request": request}).encode()
+        ).decode()
+        return {
+            "events": copy.deepcopy(batch),
+            "returned": len(batch),
+            "total": scroll["total"],
+            "scroll_id": scroll_id,
+        }
+
     # ---- what the web UI or an HPO optimizer does, for tests ---------------------------------------
 
     def handle_as_ui(self, endpoint: str, body: dict) -> dict:

@@ -13,7 +13,7 @@ import platform
 import sysconfig
 from pathlib import Path
 
-from . import __version__, compat, settings
+from .. import __version__, compat, settings
 
 
 class Report:
@@ -80,8 +80,8 @@ def _clearml(report: Report) -> None:
         return
     from clearml import Task
 
-    from .clearml_task import clearml_configured
-    from .server_probe import server_answers
+    from ..clearml_task import clearml_configured
+    from ..server_probe import server_answers
 
     if Task.is_offline() or policy == "1":
         report.line("clearml", "offline mode: runs are recorded in the offline session")
@@ -110,7 +110,7 @@ def _ultralytics(report: Report) -> None:
     """The built-in callback and the methods that will be patched."""
     from ultralytics.utils import SETTINGS
 
-    from .patching import TARGETS, owner
+    from ..patching import TARGETS, owner
 
     if SETTINGS.get("clearml"):
         state = "enabled in Ultralytics settings; suppressed for trainings the shim handles (settings untouched)"
