@@ -148,7 +148,7 @@ def test_resume_offline_links_the_new_task_to_the_interrupted_one(child_env, dat
     resumed = _interrupt_then_resume(child_env, datasets, tmp_path)
     first, second = sessions_under(home)
     assert second.task["parent"] == first.task["id"]
-    assert f"whose parent is the interrupted run's Task {first.task['id']}" in resumed.stderr
+    assert f"whose parent is the run's earlier Task {first.task['id']}" in resumed.stderr
     epochs = set(first.scalars("Epoch Time", "Epoch Time")) | set(second.scalars("Epoch Time", "Epoch Time"))
     assert {0, 1, 2, 3} <= epochs and not set(first.scalars("train", "train/box_loss")) & {2, 3}
 

@@ -198,14 +198,20 @@ def tell_clearml_at_exit(**state: Any) -> None:
 
 
 def close_task(task: Any, error: BaseException | None = None) -> bool:
-    """Close a Task the shim created, within the flush bound; True if it closed in time.
+    """Close a Task the shim created, within the flush bound, once what was reported to it is
+    delivered (within the same bound); True if it closed in time.
 
     ClearML's ``close`` marks it completed, or, with ``error`` (handed to ClearML's exit hook, as an
     uncaught exception would be), failed (stopped for a KeyboardInterrupt). A Task is closed when
     its training failed, or when the next training starts, so that each training has its own.
     """
 
+    deadline = time.monotonic() + settings.flush_timeout()
+
     def close() -> None:
+        from .delivery import wait_for_task
+
+        wait_for_task(task, deadline)  # what is still on its way (a model being registered) goes first
         tell_clearml_at_exit(exception=error)
         try:
             task.close()

@@ -56,6 +56,8 @@ class Delivery:
         self.failed: Counter = Counter()  # blocking calls that raised (after ClearML's own retries)
         self._dropped_at_start = _failures.dropped
         self._lock = threading.Lock()
+        self._retired = False
+        self._unfinished = 0  # submitted calls not run yet (flushes and wait markers are not counted)
         self._strict_error: Exception | None = None
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._confirm_pending = threading.Event()
@@ -73,10 +75,11 @@ class Delivery:
 
     def submit(self, what: str, func: Callable[..., Any], *args: Any, kind: str | None = None) -> None:
         """Run ``func(*args)`` on the worker; ``kind`` counts it as one item of that kind."""
-        if kind:
-            with self._lock:
+        with self._lock:
+            self._unfinished += 1
+            if kind:
                 self.pending[kind] += 1
-        self._jobs.put((what, kind, func, args))
+        self._jobs.put((what, kind, func, args, True))
 
     def confirm(self) -> None:
         """Ask the worker to flush ClearML, so that what was reported so far counts as sent (one at a time)."""
@@ -87,15 +90,16 @@ class Delivery:
     def _queue_flush(self) -> None:
         with self._lock:  # the events handed over before this point are what the flush confirms
             events = Counter(self.reported)
-        self._jobs.put(("confirming delivery", None, self._flush, (events,)))
+        self._jobs.put(("confirming delivery", None, self._flush, (events,), False))
 
     def wait(self, timeout: float) -> bool:
         """Flush ClearML and wait at most ``timeout`` s for it; True when everything reported is confirmed."""
-        if not self._thread.is_alive():  # retired: nothing more will be confirmed
+        if self._retired:  # nothing more will be confirmed: wait for the calls queued before
+            self._thread.join(timeout)
             return self.complete()
         done = threading.Event()
         self._queue_flush()
-        self._jobs.put(("", None, done.set, ()))
+        self._jobs.put(("", None, done.set, (), False))
         done.wait(timeout)
         if self._strict_error is not None:
             error, self._strict_error = self._strict_error, None
@@ -105,13 +109,12 @@ class Delivery:
     def retire(self) -> None:
         """No more calls will come: the worker thread ends once the queued ones have run, and a
         Delivery with nothing missing is forgotten (many trainings per process leave nothing behind)."""
+        self._retired = True
         self._jobs.put(None)
 
     def complete(self) -> bool:
-        return not self.missing() and not self.pending_jobs()
-
-    def pending_jobs(self) -> int:
-        return self._jobs.qsize()
+        """Everything reported is confirmed and every submitted call has run."""
+        return not self.missing() and not self._unfinished
 
     def total(self) -> Counter:
         """Everything the shim reported to this Task, by kind, sent or not."""
@@ -150,16 +153,18 @@ class Delivery:
                 if self.complete() and self in _live:
                     _live.remove(self)
                 return
-            what, kind, func, args = job
+            what, kind, func, args, submitted = job
             try:
                 func(*args)
-                if kind:
-                    with self._lock:
+                with self._lock:
+                    self._unfinished -= submitted
+                    if kind:
                         self.pending[kind] -= 1
                         self.done[kind] += 1
             except Exception as exc:
-                if kind:
-                    with self._lock:
+                with self._lock:
+                    self._unfinished -= submitted
+                    if kind:
                         self.pending[kind] -= 1
                         self.failed[kind] += 1
                 if settings.strict():  # re-raised on the training thread, by the next wait()
@@ -183,6 +188,38 @@ def wait_all(deadline: float) -> bool:
         if remaining <= 0 or not delivery.wait(remaining):
             return False
     return True
+
+
+def wait_for_task(task: Any, deadline: float) -> bool:
+    """Wait until ``deadline`` (time.monotonic) for the Deliveries to ``task``; True when complete."""
+    for delivery in [d for d in _live if d.task is task]:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not delivery.wait(remaining):
+            return False
+    return True
+
+
+_finishers: list[threading.Thread] = []
+
+
+def finish_in_background(what: str, func: Callable[..., Any], *args: Any) -> None:
+    """Run ``func(*args)`` (guarded) on a thread of its own, so the caller returns at once; the exit
+    handler waits for it within its bound (see :func:`join_finishers`)."""
+    from . import exit_guard
+    from .guard import guarded
+
+    exit_guard.install(None)  # the exit waits for it, also in a process that created no Task (an export)
+    thread = threading.Thread(target=guarded, args=(what, func, *args), name="yolo_clearml_patch-finish", daemon=True)
+    _finishers.append(thread)
+    thread.start()
+
+
+def join_finishers(deadline: float) -> None:
+    """Wait for the finishing threads until ``deadline`` (time.monotonic)."""
+    for thread in list(_finishers):
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if not thread.is_alive():
+            _finishers.remove(thread)
 
 
 def describe(counts: Counter) -> str:

@@ -95,6 +95,7 @@ def _at_exit() -> None:
     if _server_host and not _terminating:  # offline, nothing waits on a server
         _start_watchdog(deadline, bound)
     delivery.wait_all(deadline)
+    delivery.join_finishers(deadline)  # their summary lines
 
 
 def _start_watchdog(deadline: float, bound: float) -> None:

@@ -6,6 +6,11 @@
 
 Curves show at most ``MAX_CLASS_SERIES`` classes: when there are more, the ones with the highest
 mAP50-95, so a plot stays readable with hundreds of classes; "all classes" always covers them all.
+
+The confusion matrix follows Ultralytics' own PNG: cell numbers only below ``CELL_TEXT_BELOW`` classes;
+from ``REDUCE_FROM`` classes it keeps the ``MAX_MATRIX_CLASSES`` most-confused classes (the largest
+off-diagonal row and column sums), so one plot event stays small (a full 1000-class matrix is ~6 MB)
+and readable; the series says so.
 """
 
 from __future__ import annotations
@@ -15,12 +20,27 @@ from typing import Any
 import numpy as np
 
 MAX_CLASS_SERIES = 20
+CELL_TEXT_BELOW = 30  # as Ultralytics' ConfusionMatrix.plot
+REDUCE_FROM = 100  # Ultralytics' PNG thins its ticks from here
+MAX_MATRIX_CLASSES = 60
 CONFUSION_TITLE = "Confusion Matrix"
 TABLE_TITLE = "Per-class metrics"
 
 
 def _class_name(names: Any, index: int) -> str:
     return str(names.get(index, index)) if isinstance(names, dict) else str(names[index])
+
+
+def most_confused(matrix: np.ndarray, nc: int, keep: int = MAX_MATRIX_CLASSES) -> list[int]:
+    """Indices of the ``keep`` classes with the most confusions (off-diagonal row + column sums, the
+    total count breaking ties), in class order; a "background" row/column past ``nc`` is kept too."""
+    off = matrix[:nc, :nc] - np.diag(np.diag(matrix[:nc, :nc]))
+    confusion = off.sum(0) + off.sum(1)
+    if matrix.shape[0] > nc:  # missed (background row) and spurious (background column) detections
+        confusion = confusion + matrix[nc:, :nc].sum(0) + matrix[:nc, nc:].sum(1)
+    total = matrix[:nc, :].sum(1) + matrix[:, :nc].sum(0)
+    order = np.lexsort((-total, -confusion))[:keep]
+    return sorted(order.tolist()) + list(range(nc, matrix.shape[0]))
 
 
 def report_confusion_matrix(logger: Any, validator: Any, iteration: int) -> None:
@@ -32,9 +52,14 @@ def report_confusion_matrix(logger: Any, validator: Any, iteration: int) -> None
     labels = [_class_name(names, i) for i in range(cm.nc)]
     if matrix.shape[0] > cm.nc:  # detection tasks add a "background" row and column
         labels.append("background")
+    series = "val"
+    if cm.nc >= REDUCE_FROM:
+        rows = most_confused(matrix, cm.nc)
+        matrix, labels = matrix[np.ix_(rows, rows)], [labels[i] for i in rows]
+        series = f"val: the {min(MAX_MATRIX_CLASSES, cm.nc)} most-confused of {cm.nc} classes"
     logger.report_confusion_matrix(
         title=CONFUSION_TITLE,
-        series="val",
+        series=series,
         matrix=matrix,
         iteration=iteration,
         xaxis="True",
@@ -42,6 +67,7 @@ def report_confusion_matrix(logger: Any, validator: Any, iteration: int) -> None
         xlabels=labels,
         ylabels=labels,
         yaxis_reversed=True,
+        extra_layout=None if cm.nc < CELL_TEXT_BELOW else {},  # None: ClearML's default, a number in each cell
     )
 
 

@@ -20,7 +20,7 @@ from .clearml_task import (
     task_of_record,
     tell_clearml_at_exit,
 )
-from .delivery import describe
+from .delivery import describe, finish_in_background
 from .guard import guarded
 from .log import logger
 from .native_plots import report_native_plots
@@ -53,10 +53,21 @@ def sync_command(run_dir: Any, task_id: str) -> str:
     return f"python -m yolo_clearml_patch sync {shlex.quote(str(run_dir))} --task {task_id}"
 
 
-def finish_report(out: OnceLogger, save_dir: Any, run_dir: Any = None) -> None:
+def finish_report(out: OnceLogger, save_dir: Any, run_dir: Any = None, wait: bool = False) -> None:
     """Wait (bounded) until ClearML confirms what was reported, then say so in one line, and say what
     was not sent, if anything, in one warning (with the ``sync`` command that completes the Task
-    when ``run_dir``, a training's run directory, is given)."""
+    when ``run_dir``, a training's run directory, is given).
+
+    The waiting is done on a thread of its own unless ``wait``: the training thread returns at once,
+    whatever the server's latency, and the process exit waits for it (bounded).
+    """
+    if wait:
+        _finish_report(out, save_dir, run_dir)
+    else:
+        finish_in_background("finishing the ClearML report", _finish_report, out, save_dir, run_dir)
+
+
+def _finish_report(out: OnceLogger, save_dir: Any, run_dir: Any) -> None:
     bound = settings.flush_timeout()
     confirmed = out.delivery.wait(bound)
     out.delivery.retire()
@@ -77,7 +88,7 @@ def finish_report(out: OnceLogger, save_dir: Any, run_dir: Any = None) -> None:
         )
 
 
-def _finished_validation(out: OnceLogger, validator: Any, plots: Any, save_dir: Any, iteration: int) -> None:
+def finished_validation(out: OnceLogger, validator: Any, plots: Any, save_dir: Any, iteration: int) -> None:
     """A finished validation's PNG plots, interactive plots and final metrics; each step guarded."""
     guarded("reporting final plots", report_png_plots, out, plots, save_dir)
     guarded("reporting interactive plots", report_native_plots, out.logger, validator, iteration)
@@ -192,7 +203,7 @@ class TrainingRun:
         if getattr(trainer, "start_epoch", 0) <= 1:  # else a resumed run: the first reported them at epoch 1
             guarded("reporting Mosaic samples", self._mosaic)
         plots = [*trainer.plots, *(getattr(validator, "plots", {}) or {})]
-        _finished_validation(out, validator, plots, trainer.save_dir, trainer.epoch)
+        finished_validation(out, validator, plots, trainer.save_dir, trainer.epoch)
         guarded("registering the output models", self._output_models, trainer)
         finish_report(out, trainer.save_dir, run_dir=trainer.save_dir)
         self._ended.set()
@@ -281,5 +292,5 @@ def report_standalone_validation(validator: Any) -> None:
         return
     out = reporter_for(task, save_dir.name)
     guarded("reporting validation samples", _validation_images, out, validator)
-    _finished_validation(out, validator, getattr(validator, "plots", {}) or {}, save_dir, 0)
+    finished_validation(out, validator, getattr(validator, "plots", {}) or {}, save_dir, 0)
     finish_report(out, save_dir)

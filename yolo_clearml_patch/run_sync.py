@@ -208,7 +208,7 @@ def sync_run(target: Target, project: str | None = None, advance: Callable[[int]
             job = (register_output_model, task, path, name, iteration, None, label_enumeration(run.names))
             out.delivery.submit(f"registering {name}", *job, kind="models")
         advance(1)
-    finish_report(out, run.path, run_dir=run.path)
+    finish_report(out, run.path, run_dir=run.path, wait=True)
     # an unfinished training (no stripped checkpoint) ends "stopped", as an interrupted one does
     if not close_task(task, None if run.finished else KeyboardInterrupt()):
         logger().warning(f"ClearML could not close Task {task.id} within {settings.flush_timeout():g} s")
