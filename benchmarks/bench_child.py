@@ -1,6 +1,7 @@
 """One instrumented training for benchmarks/run.py. Prints ``BENCH=<json>``.
 
-Modes: ``shim`` (yolo_clearml_patch on), ``shim_forked`` (the same, with ClearML's forked reporting
+Modes: ``shim`` (yolo_clearml_patch on; offline, online or against a slow server as the environment
+says: ``shim_online``, ``shim_slow``), ``shim_forked`` (the same, with ClearML's forked reporting
 process instead of threads), ``upstream`` (Ultralytics' own ClearML callback, offline), ``none`` (no
 tracker). Usage: bench_child.py MODE DATA OUT EPOCHS
 
@@ -103,6 +104,7 @@ try:
 except Exception as exc:  # upstream crashes at train end in offline mode
     crashed = f"{type(exc).__name__}: {exc}"
 wall = time.perf_counter() - STARTED
+returned_at = time.time()
 print(
     "BENCH="
     + json.dumps(
@@ -112,6 +114,8 @@ print(
             "open_figures": len(plt.get_fignums()),
             "hook_cpu_s": dict(hook_cpu),
             "crashed": crashed,
+            "returned_at": returned_at,
         }
-    )
+    ),
+    flush=True,
 )

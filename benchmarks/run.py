@@ -1,19 +1,27 @@
 """Benchmark figures for yolo_clearml_patch, each measured side by side in the same run.
 
-    python benchmarks/run.py --quick     # a few minutes
-    python benchmarks/run.py             # more repeats
+    python benchmarks/run.py --quick                 # under 4 minutes on 2 cores
+    python benchmarks/run.py                         # more repeats
+    python benchmarks/run.py --only start,classes    # some figures again
 
-Prints one ``name: value`` line per figure:
- 1. process start with YOLO_CLEARML_PATCH=1 vs unset (ratio of medians, interleaved `python -c pass`);
- 2. in-process import cost of yolo_clearml_patch (cumulative µs, `python -X importtime`);
- 3. the reporting hooks' CPU time per epoch (training thread only; ClearML's I/O excluded), from
-    epoch 2 on, and the one-time work apart (Task, model info, Mosaic, train end): shim and upstream;
- 4. training wall time, from the child's start (imports included) to ``train()`` returning: shim /
-    upstream callback, shim / no tracker, and the shim's thread-based reporting / ClearML's forked
-    reporting process (ratios of medians);
- 5. on_train_end latency, shim vs upstream, and matplotlib figures left open after training;
- 6. the wait a dead (closed port) or hanging ClearML server adds: shim vs upstream's Task.init, each
-    against the same call with no server at all.
+Prints one ``name: value`` line per figure, as it is measured. The figures (``--only`` names):
+
+- ``start``: process start with YOLO_CLEARML_PATCH=1 vs unset (ratio of medians, interleaved
+  ``python -c pass``), and the in-process import cost of yolo_clearml_patch (``-X importtime``);
+- ``train``: trainings, interleaved, offline (shim, upstream callback, no tracker; the full run adds
+  the shim with ClearML's forked reporting process) and online against the test ClearML server
+  (``shim_online``: up; ``shim_slow``: every request 200 ms late): wall time ratios to no tracker, the
+  shim's CPU per epoch on the training thread, on_train_end latency, and the time from ``train()``
+  returning to the process exit;
+- ``server``: the wait a dead (closed port) or hanging ClearML server adds, shim vs upstream's
+  Task.init, each against the same call with no server at all;
+- ``classes``: train-end reporting of a validation with 80, 365 and 1000 classes (Ultralytics' own
+  validator classes filled in memory, a real offline Task): its time on the training thread and the
+  largest plot event;
+- ``epochs``: the shim's CPU per epoch at epochs 3-12 and 291-300 of a simulated 300-epoch run (a
+  real trainer whose epoch callbacks are run without training);
+- ``runs``: 20 trainings in one process: trainers, Tasks and loggers still alive after them, and the
+  process's memory after each.
 """
 
 from __future__ import annotations
@@ -74,15 +82,20 @@ def import_cost(home: Path, repeats: int) -> None:
     figure("import_cost_us", statistics.median(costs))
 
 
-def _run_child(args: list[str], env: dict[str, str], exit_bound: float = 300.0) -> tuple[str, str, bool]:
-    """A child's stdout and stderr, and whether it was killed after ``exit_bound`` seconds (a ClearML
-    forked reporting process can deadlock at exit after the figures are printed; a server can hang)."""
+def _run_child(args: list[str], env: dict[str, str], exit_bound: float = 300.0) -> tuple[str, str, bool, float]:
+    """A child's stdout and stderr, whether it was killed after ``exit_bound`` seconds (a ClearML
+    forked reporting process can deadlock at exit after the figures are printed; a server can hang),
+    and when it ended (time.time())."""
     try:
         proc = subprocess.run(args, env=env, capture_output=True, text=True, timeout=exit_bound)
-        return proc.stdout, proc.stderr, False
+        return proc.stdout, proc.stderr, False, time.time()
     except subprocess.TimeoutExpired as exc:
         text = [x.decode(errors="replace") if isinstance(x, bytes) else (x or "") for x in (exc.stdout, exc.stderr)]
-        return text[0], text[1], True
+        return text[0], text[1], True, time.time()
+
+
+def _marker(stdout: str, name: str) -> str:
+    return next(line.split("=", 1)[1] for line in stdout.splitlines() if line.startswith(f"{name}="))
 
 
 ONCE = ("on_pretrain_routine_start", "on_train_end")
@@ -104,25 +117,42 @@ def _hook_cpu(run: dict) -> dict[str, list[float]]:
     return split
 
 
-def trainings(home: Path, data: Path, out: Path, repeats: int, epochs: int) -> None:
-    results: dict[str, list[dict]] = {"shim": [], "upstream": [], "none": [], "shim_forked": []}
-    for _ in range(repeats):  # interleaved, so drifts in machine load hit every mode alike
-        for mode, sink in results.items():
-            stdout, stderr, hung = _run_child(
-                [sys.executable, str(HERE / "bench_child.py"), mode, str(data), str(out), str(epochs)],
-                clean_env(home, YOLO_CONFIG_DIR=str(home / "ultralytics" / mode)),  # settings per mode
-            )
-            line = next((ln for ln in stdout.splitlines() if ln.startswith("BENCH=")), None)
-            if line is None:
-                raise RuntimeError(f"{mode} run failed:\n{stderr[-3000:]}")
-            sink.append({**json.loads(line[6:]), "hung_at_exit": hung})
+SLOW_SERVER_S = 0.2  # the slow server's delay per request
+
+
+def trainings(home: Path, data: Path, out: Path, repeats: int, epochs: int, forked: bool) -> None:
+    from clearml_api import ClearMLTestServer
+
+    modes = ["none", "shim", "upstream", *(["shim_forked"] if forked else []), "shim_online", "shim_slow"]
+    results: dict[str, list[dict]] = {mode: [] for mode in modes}
+    up, slow = ClearMLTestServer().start(), ClearMLTestServer().start()
+    slow.slow(SLOW_SERVER_S)
+    servers = {"shim_online": up.env(), "shim_slow": slow.env()}
+    try:
+        for _ in range(repeats):  # interleaved, so drifts in machine load hit every mode alike
+            for mode, sink in results.items():
+                stdout, stderr, hung, ended = _run_child(
+                    [sys.executable, str(HERE / "bench_child.py"), mode, str(data), str(out), str(epochs)],
+                    clean_env(home, YOLO_CONFIG_DIR=str(home / "ultralytics" / mode), **servers.get(mode, {})),
+                )
+                line = next((ln for ln in stdout.splitlines() if ln.startswith("BENCH=")), None)
+                if line is None:
+                    raise RuntimeError(f"{mode} run failed:\n{stderr[-3000:]}")
+                run = json.loads(line[6:])
+                sink.append({**run, "hung_at_exit": hung, "exit_after_return_s": ended - run["returned_at"]})
+                print(f"  ({mode}: {run['wall_s']:.1f} s)", flush=True)
+    finally:
+        up.stop()
+        slow.stop()
     wall = {mode: statistics.median(r["wall_s"] for r in runs) for mode, runs in results.items()}
     for mode, seconds in wall.items():
         figure(f"train_wall_median_s_{mode}", f"{seconds:.2f}")
     figure("train_wall_ratio_shim_vs_upstream", f"{wall['shim'] / wall['upstream']:.3f}")
-    figure("train_wall_ratio_shim_vs_none", f"{wall['shim'] / wall['none']:.3f}")
-    figure("train_wall_ratio_shim_threads_vs_clearml_forked_process", f"{wall['shim'] / wall['shim_forked']:.3f}")
-    for mode in ("shim", "upstream", "shim_forked"):
+    for mode in ("shim", "shim_online", "shim_slow"):
+        figure(f"train_wall_ratio_{mode}_vs_none", f"{wall[mode] / wall['none']:.3f}")
+    if forked:
+        figure("train_wall_ratio_shim_threads_vs_clearml_forked_process", f"{wall['shim'] / wall['shim_forked']:.3f}")
+    for mode in [m for m in modes if m != "none"]:
         cpu = [_hook_cpu(r) for r in results[mode]]
 
         def ms(part: str, cpu: list = cpu) -> str:
@@ -132,8 +162,12 @@ def trainings(home: Path, data: Path, out: Path, repeats: int, epochs: int) -> N
         figure(f"hook_cpu_ms_epochs_0_1_once_{mode}", ms("first"))
         figure(f"hook_cpu_ms_pretrain_start_once_{mode}", ms("on_pretrain_routine_start"))
         figure(f"hook_cpu_ms_train_end_once_{mode}", ms("on_train_end"))
-    for mode in ("shim", "upstream"):
+    for mode in [m for m in modes if m != "none"]:
         figure(f"on_train_end_median_s_{mode}", f"{statistics.median(r['train_end_s'] for r in results[mode]):.3f}")
+    for mode in modes:
+        exits = [r["exit_after_return_s"] for r in results[mode]]
+        figure(f"exit_after_train_returned_median_s_{mode}", f"{statistics.median(exits):.2f}")
+    for mode in ("shim", "upstream"):
         figure(f"open_figures_after_training_{mode}", max(r["open_figures"] for r in results[mode]))
     figure("upstream_crashed_runs", sum(bool(r["crashed"]) for r in results["upstream"]))
     for mode, runs in results.items():
@@ -146,7 +180,7 @@ def _closed_port_url() -> str:
         return f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
-def server_wait(home: Path, upstream_cap: float) -> None:
+def server_wait(home: Path, upstream_cap: float, shim_repeats: int) -> None:
     from servers import configured_env, hanging_server
 
     shim_code = (
@@ -159,7 +193,7 @@ def server_wait(home: Path, upstream_cap: float) -> None:
     )
 
     def wait(code: str, extra_env: dict[str, str]) -> float | str:
-        stdout, stderr, killed = _run_child([sys.executable, "-c", code], clean_env(home, **extra_env), upstream_cap)
+        stdout, stderr, killed, _ = _run_child([sys.executable, "-c", code], clean_env(home, **extra_env), upstream_cap)
         if killed:
             return f">{upstream_cap:g} (killed)"
         match = re.search(r"WAIT=([\d.]+)", stdout)
@@ -181,10 +215,10 @@ def server_wait(home: Path, upstream_cap: float) -> None:
     # server adds is what goes beyond it (importing clearml and creating the Task are not waits)
     offline = {"shim": {}, "upstream": {"CLEARML_OFFLINE_MODE": "1"}}
     for who, code in (("shim", shim_code), ("upstream", upstream_code)):
-        baseline = median_wait(code, offline[who])
+        baseline = median_wait(code, offline[who], repeats=shim_repeats if who == "shim" else 1)
         figure(f"server_wait_s_no_server_baseline_{who}", shown(baseline))
         closed = median_wait(
-            code, configured_env(_closed_port_url(), "bench-secret"), repeats=3 if who == "shim" else 1
+            code, configured_env(_closed_port_url(), "bench-secret"), repeats=shim_repeats if who == "shim" else 1
         )
         figure(f"server_wait_s_closed_port_{who}", shown(closed))
         figure(f"server_wait_added_s_closed_port_{who}", added(closed, baseline))
@@ -194,22 +228,94 @@ def server_wait(home: Path, upstream_cap: float) -> None:
         figure(f"server_wait_added_s_hanging_{who}", added(hanging, baseline))
 
 
+def classes(home: Path, counts: tuple[int, ...] = (80, 365, 1000)) -> None:
+    job = HERE.parent / "tests" / "scripts" / "classes_job.py"
+    for nc in counts:
+        stdout, stderr, _, _ = _run_child(
+            [sys.executable, str(job), str(nc)], clean_env(home, CLEARML_OFFLINE_MODE="1")
+        )
+        try:
+            cpu, session = float(_marker(stdout, "TRAIN_END_CPU_S")), Path(_marker(stdout, "SESSION"))
+        except StopIteration:
+            raise RuntimeError(f"classes_job {nc} failed:\n{stderr[-3000:]}") from None
+        from offline_session import OfflineSession
+
+        plots = [e for e in OfflineSession.load(session).events if e.get("type") == "plot"]
+        figure(f"classes_{nc}_train_end_s_training_thread", f"{cpu:.3f}")
+        figure(f"classes_{nc}_largest_plot_event_kb", f"{max(len(json.dumps(e)) for e in plots) / 1e3:.0f}")
+
+
+def epochs(home: Path, data: Path, out: Path) -> None:
+    stdout, stderr, _, _ = _run_child(
+        [sys.executable, str(HERE / "long_run_child.py"), str(data), str(out), "300"], clean_env(home)
+    )
+    try:
+        early, late = float(_marker(stdout, "EARLY_MS")), float(_marker(stdout, "LATE_MS"))
+    except StopIteration:
+        raise RuntimeError(f"long_run_child failed:\n{stderr[-3000:]}") from None
+    figure("hook_cpu_ms_per_epoch_at_epochs_3_12", f"{early:.2f}")
+    figure("hook_cpu_ms_per_epoch_at_epochs_291_300", f"{late:.2f}")
+    figure("hook_cpu_ratio_epoch_300_vs_3", f"{late / early:.2f}")
+
+
+def many_runs(home: Path, data: Path, out: Path, count: int = 20) -> None:
+    stdout, stderr, _, _ = _run_child(
+        [sys.executable, str(HERE / "many_runs_child.py"), str(data), str(out), str(count)],
+        clean_env(home, YOLO_CLEARML_PATCH="1"),
+        exit_bound=600.0,
+    )
+    try:
+        runs = json.loads(_marker(stdout, "RUNS"))
+    except StopIteration:
+        raise RuntimeError(f"many_runs_child failed:\n{stderr[-3000:]}") from None
+    rss = [r["rss_mb"] for r in runs]
+    figure("runs_in_one_process", len(runs))
+    figure(
+        "runs_alive_after_last_trainers_tasks_loggers",
+        "/".join(str(runs[-1][k]) for k in ("trainers", "tasks", "loggers")),
+    )
+    figure("runs_rss_mb_after_5_10_20", "/".join(f"{rss[i - 1]:.0f}" for i in (5, 10, count)))
+    figure("runs_rss_growth_mb_per_run_5_to_20", f"{(rss[-1] - rss[4]) / (count - 5):.1f}")
+
+
+FIGURES = ("start", "train", "server", "classes", "epochs", "runs")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repeats: a few minutes")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats: under 4 minutes on 2 cores")
+    parser.add_argument("--only", default=",".join(FIGURES), help=f"comma-separated, of: {', '.join(FIGURES)}")
     args = parser.parse_args()
-    starts, imports, trains, epochs, cap = (20, 5, 3, 4, 30.0) if args.quick else (60, 15, 5, 6, 320.0)
+    only = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = sorted(set(only) - set(FIGURES))
+    if unknown:
+        parser.error(f"--only: unknown {', '.join(unknown)} (known: {', '.join(FIGURES)})")
+    starts, imports, trains, train_epochs, cap, shim_waits = (
+        (10, 3, 2, 4, 15.0, 1) if args.quick else (60, 15, 5, 6, 320.0, 3)
+    )
+    began = time.perf_counter()
     figure("python", sys.version.split()[0])
     figure("machine", f"{os.cpu_count()} CPUs, {sys.platform}")
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
+        home, runs = tmp_path / "home", tmp_path / "runs"
         from synthetic_data import make_detect_dataset
 
         data = make_detect_dataset(tmp_path / "data")
-        startup_ratio(tmp_path / "home", starts)
-        import_cost(tmp_path / "home", imports)
-        trainings(tmp_path / "home", data, tmp_path / "runs", trains, epochs)
-        server_wait(tmp_path / "home", cap)
+        if "start" in only:
+            startup_ratio(home, starts)
+            import_cost(home, imports)
+        if "train" in only:
+            trainings(home, data, runs, trains, train_epochs, forked=not args.quick)
+        if "server" in only:
+            server_wait(home, cap, shim_waits)
+        if "classes" in only:
+            classes(home)
+        if "epochs" in only:
+            epochs(home, data, runs)
+        if "runs" in only:
+            many_runs(home, data, runs)
+    figure("benchmark_wall_s", f"{time.perf_counter() - began:.0f}")
 
 
 if __name__ == "__main__":

@@ -140,7 +140,8 @@ class Delivery:
         self._confirm_pending.clear()
         with self._lock:  # the blocking calls queued before this flush have all run (one worker, in order)
             covered = events + self.done
-        self.task.flush(wait_for_uploads=True)
+        with _flush_lock(self.task):
+            self.task.flush(wait_for_uploads=True)
         self.confirmed = covered
 
     def _work(self) -> None:
@@ -174,6 +175,15 @@ class Delivery:
 
 
 _live: list[Delivery] = []
+_flush_locks: dict[str, threading.Lock] = {}
+_flush_locks_guard = threading.Lock()
+
+
+def _flush_lock(task: Any) -> threading.Lock:
+    """One flush of a Task at a time: two trainings' Deliveries to one Task (the user's) may flush it
+    together, and ClearML's offline session interleaves their writes."""
+    with _flush_locks_guard:
+        return _flush_locks.setdefault(task.id, threading.Lock())
 
 
 def unfinished() -> list[Delivery]:
