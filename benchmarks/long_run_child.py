@@ -26,11 +26,17 @@ overrides = dict(model="yolov8n.yaml", data=data, imgsz=64, epochs=epochs, devic
 trainer = DetectionTrainer(overrides={**overrides, "project": out, "name": "long", "exist_ok": True, "plots": False})
 trainer.loss_names = ("box_loss", "cls_loss", "dfl_loss")
 runs.on_trainer_event(trainer, "on_pretrain_routine_start")
+try:
+    trainer.label_loss_items({"box_loss": 1.0}, prefix="train")
+    LOSSES_AS_DICT = True
+except (AttributeError, TypeError, ValueError):
+    LOSSES_AS_DICT = False
 keys = ("precision(B)", "recall(B)", "mAP50(B)", "mAP50-95(B)")
 cost = {}
 for epoch in range(2, epochs):  # epoch 0 reports the model info and epoch 1 the Mosaic: one-time work
     trainer.epoch = epoch
-    trainer.tloss = torch.rand(3)
+    losses = torch.rand(3)  # Ultralytics 8.4 keeps the mean losses as a dict, 8.3 as a tensor
+    trainer.tloss = dict(zip(trainer.loss_names, losses)) if LOSSES_AS_DICT else losses
     trainer.lr = {f"lr/pg{i}": 0.01 / (epoch + 1) for i in range(3)}
     trainer.metrics = {**{f"val/{k}": float(v) for k, v in zip(trainer.loss_names, torch.rand(3))}}
     trainer.metrics.update({f"metrics/{k}": float(v) for k, v in zip(keys, torch.rand(4))})

@@ -1,8 +1,8 @@
 """Many trainings in one process for benchmarks/run.py, as a notebook or a loop over models runs them.
 
-Usage: many_runs_child.py DATA OUT COUNT (with YOLO_CLEARML_PATCH=1). After each tiny training (and a
-garbage collection) it records the process's memory and what is still alive: trainers, ClearML
-Tasks, the shim's loggers. Prints ``RUNS=<json list>``.
+Usage: many_runs_child.py DATA OUT COUNT MODE, MODE ``shim`` (the shim on) or ``none`` (no tracker,
+the baseline). After each tiny training (and a garbage collection) it records the process's memory
+and what is still alive: trainers, ClearML Tasks, the shim's loggers. Prints ``RUNS=<json list>``.
 """
 
 import gc
@@ -16,11 +16,15 @@ os.environ["CLEARML_OFFLINE_MODE"] = "1"
 import psutil  # noqa: E402
 from clearml import Task  # noqa: E402
 from ultralytics import YOLO  # noqa: E402
+from ultralytics.utils import SETTINGS  # noqa: E402
 
-import yolo_clearml_patch  # noqa: E402, F401
-from yolo_clearml_patch.clearml_logging import OnceLogger  # noqa: E402
-
-data, out, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+data, out, count, mode = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+if mode == "shim":
+    import yolo_clearml_patch  # noqa: F401
+    from yolo_clearml_patch.clearml_logging import OnceLogger
+else:
+    SETTINGS.update({"clearml": False})  # saved: run.py gives each mode its own YOLO_CONFIG_DIR
+    OnceLogger = type("NoLogger", (), {})
 trainers: weakref.WeakSet = weakref.WeakSet()
 rows = []
 for i in range(count):

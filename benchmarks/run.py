@@ -259,23 +259,24 @@ def epochs(home: Path, data: Path, out: Path) -> None:
 
 
 def many_runs(home: Path, data: Path, out: Path, count: int = 20) -> None:
-    stdout, stderr, _, _ = _run_child(
-        [sys.executable, str(HERE / "many_runs_child.py"), str(data), str(out), str(count)],
-        clean_env(home, YOLO_CLEARML_PATCH="1"),
-        exit_bound=600.0,
-    )
-    try:
-        runs = json.loads(_marker(stdout, "RUNS"))
-    except StopIteration:
-        raise RuntimeError(f"many_runs_child failed:\n{stderr[-3000:]}") from None
-    rss = [r["rss_mb"] for r in runs]
-    figure("runs_in_one_process", len(runs))
-    figure(
-        "runs_alive_after_last_trainers_tasks_loggers",
-        "/".join(str(runs[-1][k]) for k in ("trainers", "tasks", "loggers")),
-    )
-    figure("runs_rss_mb_after_5_10_20", "/".join(f"{rss[i - 1]:.0f}" for i in (5, 10, count)))
-    figure("runs_rss_growth_mb_per_run_5_to_20", f"{(rss[-1] - rss[4]) / (count - 5):.1f}")
+    rss = {}
+    for mode in ("shim", "none"):
+        stdout, stderr, _, _ = _run_child(
+            [sys.executable, str(HERE / "many_runs_child.py"), str(data), str(out), str(count), mode],
+            clean_env(home, YOLO_CONFIG_DIR=str(home / "ultralytics" / f"runs_{mode}")),
+            exit_bound=600.0,
+        )
+        try:
+            runs = json.loads(_marker(stdout, "RUNS"))
+        except StopIteration:
+            raise RuntimeError(f"many_runs_child {mode} failed:\n{stderr[-3000:]}") from None
+        rss[mode] = [r["rss_mb"] for r in runs]
+        if mode == "shim":
+            alive = "/".join(str(runs[-1][k]) for k in ("trainers", "tasks", "loggers"))
+            figure("runs_in_one_process", len(runs))
+            figure("runs_alive_after_last_trainers_tasks_loggers", alive)
+        figure(f"runs_rss_mb_after_5_10_20_{mode}", "/".join(f"{rss[mode][i - 1]:.0f}" for i in (5, 10, count)))
+        figure(f"runs_rss_growth_mb_per_run_5_to_20_{mode}", f"{(rss[mode][-1] - rss[mode][4]) / (count - 5):.1f}")
 
 
 FIGURES = ("start", "train", "server", "classes", "epochs", "runs")

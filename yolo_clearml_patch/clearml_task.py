@@ -219,7 +219,24 @@ def close_task(task: Any, error: BaseException | None = None) -> bool:
             tell_clearml_at_exit(exception=None, remote_user_aborted=False)  # the hook outlives this Task
 
     _created.pop(task.id, None)
-    return bounded("closing a training's Task", close)[0]
+    closed = bounded("closing a training's Task", close)[0]
+    if closed:
+        _release_resource_monitor(task)
+    return closed
+
+
+def _release_resource_monitor(task: Any) -> None:
+    """Let a closed Task go: ClearML keeps every Task's resource monitor, and through it the Task, in
+    a class-level list for the life of the process (``ResourceMonitor._resource_monitor_instances``,
+    1.16 to 2.x), so each training in a notebook would keep its Task. The monitor itself was stopped
+    by ``close``."""
+    try:
+        from clearml.utilities.resource_monitor import ResourceMonitor
+    except ImportError:
+        return
+    instances = getattr(ResourceMonitor, "_resource_monitor_instances", None)
+    if isinstance(instances, list):
+        instances[:] = [m for m in instances if getattr(m, "_task", None) is not task]
 
 
 def task_of_record(record: dict | None) -> Any:

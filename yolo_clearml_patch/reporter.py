@@ -111,16 +111,53 @@ class TrainingRun:
         self.out: OnceLogger | None = None
         self._started = False
         self._ended = threading.Event()
+        self._starting: threading.Thread | None = None
+        self._start_error: BaseException | None = None
 
     @property
     def trainer(self) -> Any:
         return self._trainer()
 
     def start(self) -> None:
-        """Pick or create the Task and record the trainer args under "General"."""
+        """Pick or create the Task, on a thread of its own: the training thread goes on with what
+        Ultralytics does before the first epoch (dataset checks, dataloaders, the model on its device),
+        and waits for the Task only where it first needs it (:meth:`ready`). Importing clearml and
+        ``Task.init`` (with a server, mostly waiting on it) overlap with that work."""
         if self._started:
             return
         self._started = True
+        self._starting = threading.Thread(
+            target=self._start_in_background, name="yolo_clearml_patch-start", daemon=True
+        )
+        self._starting.start()
+
+    def _start_in_background(self) -> None:
+        try:
+            guarded("starting ClearML reporting", self._start)
+        except BaseException as exc:  # strict mode: re-raised on the training thread by ready()
+            self._start_error = exc
+
+    def ready(self) -> OnceLogger | None:
+        """The run's logger once its Task exists (None when it is not reported); waits for the start.
+
+        On the training thread, the shim's SIGTERM handler is (re)installed there, since ``Task.init``
+        on another thread cannot install signal handlers.
+        """
+        starting = self._starting
+        if starting is not None:
+            starting.join()
+            self._starting = None
+            from . import exit_guard
+
+            if self.out is not None:
+                exit_guard.install(None)
+        if self._start_error is not None:
+            error, self._start_error = self._start_error, None
+            raise error
+        return self.out
+
+    def _start(self) -> None:
+        """Pick or create the Task and record the trainer args under "General"."""
         args = self.trainer.args
         name = str(getattr(args, "name", None) or "train")
         save_dir = getattr(self.trainer, "save_dir", None)  # a DDP launcher may have none yet

@@ -26,7 +26,7 @@ def _reporting_rank() -> bool:
 
 
 def _started_run(trainer: Any) -> Any:
-    """The trainer's TrainingRun; the first call creates it and picks its Task."""
+    """The trainer's TrainingRun; the first call creates it and starts picking its Task."""
     run = _runs.get(trainer)
     if run is None:
         from .reporter import TrainingRun
@@ -42,7 +42,7 @@ def on_trainer_event(trainer: Any, event: str | None) -> None:
     if handler is None or launches_ddp(trainer) or not _reporting_rank():
         return
     run = _started_run(trainer)
-    if handler != "start" and run.out is not None:
+    if handler != "start" and guarded("starting ClearML reporting", run.ready) is not None:
         guarded(f"reporting {event}", getattr(run, handler))
 
 
@@ -53,13 +53,13 @@ def on_ddp_launch(trainer: Any) -> None:
     of a process that has a Task returns that same Task, so rank 0 reports to it.
     """
     if _reporting_rank():
-        _started_run(trainer)
+        guarded("starting ClearML reporting", _started_run(trainer).ready)  # before the workers start
 
 
 def after_ddp_workers(trainer: Any) -> None:
     """In the launching process, once the workers are done: keep what they saved in the session."""
     run = _runs.get(trainer)
-    if run is not None and run.out is not None:
+    if run is not None and guarded("starting ClearML reporting", run.ready) is not None:
         from .offline_model import adopt_models_saved_by_children
 
         guarded("collecting the workers' output models", adopt_models_saved_by_children, run.out.task)
@@ -68,7 +68,7 @@ def after_ddp_workers(trainer: Any) -> None:
 def on_train_failed(trainer: Any, error: BaseException) -> None:
     """A training raised: its Task (if the shim created it) is closed as failed, or stopped for Ctrl-C."""
     run = _runs.get(trainer)
-    if run is not None and run.out is not None:
+    if run is not None and guarded("starting ClearML reporting", run.ready) is not None:
         guarded("marking the Task failed", run.failed, error)
 
 
@@ -113,7 +113,7 @@ def on_validator_event(validator: Any, event: str | None) -> None:
         return
     for trainer, run in list(_runs.items()):
         if getattr(trainer, "validator", None) is validator:
-            if run.out is not None:
+            if guarded("starting ClearML reporting", run.ready) is not None:
                 guarded("reporting validation samples", run.val_end, validator)
             return
     if not getattr(validator, "training", False):
