@@ -7,7 +7,7 @@ import threading
 import traceback
 import weakref
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from . import run_record, settings
 from .clearml_logging import OnceLogger, reporter_for
@@ -113,6 +113,9 @@ class TrainingRun:
         self._ended = threading.Event()
         self._starting: threading.Thread | None = None
         self._start_error: BaseException | None = None
+        self._lock = threading.Lock()
+        self._pending: list[tuple[str, Callable[[OnceLogger], None]]] = []  # reports made before the Task existed
+        self._replayed = False  # the start is over: reports go out at once (or nowhere, with no Task)
 
     @property
     def trainer(self) -> Any:
@@ -120,9 +123,11 @@ class TrainingRun:
 
     def start(self) -> None:
         """Pick or create the Task, on a thread of its own: the training thread goes on with what
-        Ultralytics does before the first epoch (dataset checks, dataloaders, the model on its device),
-        and waits for the Task only where it first needs it (:meth:`ready`). Importing clearml and
-        ``Task.init`` (with a server, mostly waiting on it) overlap with that work."""
+        Ultralytics does before the first epoch (dataset checks, dataloaders, the model on its device)
+        and trains. What it reports before the Task exists is kept, with its values, and sent once the
+        Task exists, in order (:meth:`_send`); only train end (and a failure, a DDP launch) waits for
+        the Task (:meth:`ready`). Importing clearml and ``Task.init`` (with a server, mostly waiting
+        on it) overlap with training."""
         if self._started:
             return
         self._started = True
@@ -134,8 +139,34 @@ class TrainingRun:
     def _start_in_background(self) -> None:
         try:
             guarded("starting ClearML reporting", self._start)
+            self._replay()
         except BaseException as exc:  # strict mode: re-raised on the training thread by ready()
             self._start_error = exc
+        finally:
+            with self._lock:
+                self._replayed, self._pending = True, []
+
+    def _replay(self) -> None:
+        """Send what was reported while the Task was being created, in order, until nothing is left."""
+        while True:
+            with self._lock:
+                batch, self._pending = self._pending, []
+                if not batch:
+                    self._replayed = True
+                    return
+            for what, report in batch:
+                if self.out is not None:
+                    guarded(what, report, self.out)
+
+    def _send(self, what: str, report: Callable[[OnceLogger], None]) -> None:
+        """Call ``report(logger)`` now, or once the Task exists if it is still being created.
+        ``report`` must hold the values it sends (taken when the event happened), not read the trainer."""
+        with self._lock:
+            if not self._replayed:
+                self._pending.append((what, report))
+                return
+        if self.out is not None:
+            report(self.out)
 
     def ready(self) -> OnceLogger | None:
         """The run's logger once its Task exists (None when it is not reported); waits for the start.
@@ -202,36 +233,53 @@ class TrainingRun:
 
     def train_epoch_end(self) -> None:
         trainer = self.trainer
-        if trainer.epoch == 1:
-            self._mosaic()
-        for k, v in trainer.label_loss_items(trainer.tloss, prefix="train").items():
-            self.out.scalar("train", k, v, trainer.epoch)
-        for k, v in (getattr(trainer, "lr", None) or {}).items():
-            self.out.scalar("lr", k, v, trainer.epoch)
+        epoch = trainer.epoch
+        mosaic = self._mosaic_files() if epoch == 1 else []
+        losses = trainer.label_loss_items(trainer.tloss, prefix="train")
+        rates = dict(getattr(trainer, "lr", None) or {})
+
+        def report(out: OnceLogger) -> None:
+            out.debug_samples(mosaic, "Mosaic")
+            for k, v in losses.items():
+                out.scalar("train", k, v, epoch)
+            for k, v in rates.items():
+                out.scalar("lr", k, v, epoch)
+
+        self._send("reporting the epoch's losses", report)
 
     def fit_epoch_end(self) -> None:
         trainer = self.trainer
-        self.out.scalar("Epoch Time", "Epoch Time", trainer.epoch_time, trainer.epoch)
-        for k, v in (trainer.metrics or {}).items():
-            self.out.scalar(metric_title(k), k, v, trainer.epoch)
-        if trainer.epoch == 0:
+        epoch, epoch_time, metrics = trainer.epoch, trainer.epoch_time, dict(trainer.metrics or {})
+        info = {}
+        if epoch == 0:
             from ultralytics.utils.torch_utils import model_info_for_loggers
 
-            for k, v in model_info_for_loggers(trainer).items():
-                self.out.single(k, v)
-        if getattr(trainer, "fitness", None) is not None:  # the objective an HPO optimizer maximises
-            self.out.scalar("fitness", "fitness", trainer.fitness, trainer.epoch)
-        self.out.delivery.confirm()
+            info = model_info_for_loggers(trainer)
+        fitness = getattr(trainer, "fitness", None)  # the objective an HPO optimizer maximises
+
+        def report(out: OnceLogger) -> None:
+            out.scalar("Epoch Time", "Epoch Time", epoch_time, epoch)
+            for k, v in metrics.items():
+                out.scalar(metric_title(k), k, v, epoch)
+            for k, v in info.items():
+                out.single(k, v)
+            if fitness is not None:
+                out.scalar("fitness", "fitness", fitness, epoch)
+            out.delivery.confirm()
+
+        self._send("reporting the epoch's metrics", report)
 
     def model_save(self) -> None:
         """A periodic checkpoint (``save_period > 0``) is registered with its epoch."""
         trainer = self.trainer
         checkpoint = Path(trainer.wdir) / f"epoch{trainer.epoch}.pt"
         if _keeps_checkpoints(trainer) and trainer.epoch % trainer.save_period == 0 and checkpoint.exists():
-            self._register(checkpoint, f"{trainer.args.name}_epoch{trainer.epoch}", trainer.epoch)
+            job = (checkpoint, f"{trainer.args.name}_epoch{trainer.epoch}", trainer.epoch, self._labels())
+            self._send("registering a checkpoint", lambda out: self._register(out, *job))
 
     def val_end(self, validator: Any) -> None:
-        _validation_images(self.out, validator)
+        files = sorted(Path(validator.save_dir).glob("val*.jpg"))
+        self._send("reporting validation samples", lambda out: out.debug_samples(files, "Validation"))
 
     def train_end(self) -> None:
         """Plots, final metrics and models: each step guarded, so one failure loses no other."""
@@ -259,25 +307,29 @@ class TrainingRun:
         if not close_task(task, error):
             logger().warning(f"ClearML could not mark Task {task.id} failed within {settings.flush_timeout():g} s")
 
+    def _mosaic_files(self) -> list[Path]:
+        return sorted(Path(self.trainer.save_dir).glob("train_batch*.jpg"))
+
     def _mosaic(self) -> None:
         """Mosaic samples: after epoch 1 as upstream, and at train end any that were not there yet
         (a 1-epoch run, or an image still being written by Ultralytics' plotting thread)."""
-        self.out.debug_samples(sorted(Path(self.trainer.save_dir).glob("train_batch*.jpg")), "Mosaic")
+        self.out.debug_samples(self._mosaic_files(), "Mosaic")
+
+    def _labels(self) -> dict[str, int] | None:
+        return label_enumeration(getattr(self.trainer, "data", {}).get("names"))
 
     def _output_models(self, trainer: Any) -> None:
         """``last.pt`` too when checkpoints are kept (``save_period > 0``); ``best.pt`` is the final model."""
         last, best = Path(trainer.last), Path(trainer.best)
         if _keeps_checkpoints(trainer) and last.exists():
-            self._register(last, f"{trainer.args.name}_last", trainer.epoch)
+            self._register(self.out, last, f"{trainer.args.name}_last", trainer.epoch, self._labels())
         final = best if best.exists() else last
         if final.exists():
-            self._register(final, str(trainer.args.name), trainer.epoch)
+            self._register(self.out, final, str(trainer.args.name), trainer.epoch, self._labels())
 
-    def _register(self, weights: Path, name: str, iteration: int) -> None:
+    def _register(self, out: OnceLogger, weights: Path, name: str, iteration: int, labels: Any) -> None:
         """Register ``weights`` as an output model, on the Delivery's worker (an upload can block)."""
-        out = self.out
         stored_as = f"{out.label}_{weights.name}" if out.label else None  # best.pt of two trainings in one Task
-        labels = label_enumeration(getattr(self.trainer, "data", {}).get("names"))
         job = (register_output_model, out.task, weights, name, iteration, stored_as, labels)
         out.delivery.submit(f"registering {name}", *job, kind="models")
 

@@ -42,7 +42,11 @@ def on_trainer_event(trainer: Any, event: str | None) -> None:
     if handler is None or launches_ddp(trainer) or not _reporting_rank():
         return
     run = _started_run(trainer)
-    if handler != "start" and guarded("starting ClearML reporting", run.ready) is not None:
+    if handler == "start":
+        return
+    # train end waits for the Task (it reports the final validation and models at once); every other
+    # event is kept until the Task exists (TrainingRun._send)
+    if handler != "train_end" or guarded("starting ClearML reporting", run.ready) is not None:
         guarded(f"reporting {event}", getattr(run, handler))
 
 
@@ -113,8 +117,7 @@ def on_validator_event(validator: Any, event: str | None) -> None:
         return
     for trainer, run in list(_runs.items()):
         if getattr(trainer, "validator", None) is validator:
-            if guarded("starting ClearML reporting", run.ready) is not None:
-                guarded("reporting validation samples", run.val_end, validator)
+            guarded("reporting validation samples", run.val_end, validator)
             return
     if not getattr(validator, "training", False):
         from .reporter import report_standalone_validation
