@@ -155,6 +155,19 @@ class RunningTraining:
             assert time.monotonic() < deadline, f"epoch {n} not reached within {timeout} s"
             time.sleep(0.05)
 
+    def wait_for_reporting(self, server, epochs: int = 1, timeout: float = TRAIN_TIMEOUT) -> None:
+        """Wait for ``epochs`` epochs and for the Task to be running on the test ``server`` (the shim
+        creates it alongside the first epochs): a fault switched on after this hits a running Task."""
+        self.wait_for_epochs(epochs, timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            with server.state.lock:
+                if any(t["status"] == "in_progress" and t["hyperparams"] for t in server.state.tasks.values()):
+                    return
+            assert self.popen.poll() is None, f"the training ended with no running Task: {self.popen.returncode}"
+            assert time.monotonic() < deadline, f"no running Task within {timeout} s"
+            time.sleep(0.05)
+
     def finish(self, timeout: float = TRAIN_TIMEOUT) -> TrainingResult:
         """Wait for the process to end (failing the test at ``timeout``); ``exited_at`` is when it ended."""
         try:

@@ -106,7 +106,7 @@ def test_abort_in_clearml_stops_the_training_gracefully(start_training, clearml_
     """The UI's Abort (tasks.stop) mid-training: Ultralytics' own stop, the final validation and the
     models, exit 0, and the Task ends stopped (ClearML's default kills the process with exit 1)."""
     running = start_training("runner", "detect", "--epochs", "60", env=clearml_server.env())
-    running.wait_for_epochs(1)
+    running.wait_for_reporting(clearml_server)
     with clearml_server.state.lock:
         (task_id,) = list(clearml_server.state.tasks)
         clearml_server.state.handle_as_ui("tasks.stop", {"task": task_id})

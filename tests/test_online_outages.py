@@ -40,8 +40,8 @@ def _assert_says_what_was_not_sent(result, task_id: str) -> None:
 
 @pytest.mark.parametrize("fault", ["down", "hang"])
 def test_server_dies_or_hangs_after_the_first_epoch(start_training, clearml_server, fault):
-    running = start_training("runner", "detect", "--epochs", "4", "--exit-code", "3", env=_env(clearml_server))
-    running.wait_for_epochs(1)
+    running = start_training("runner", "detect", "--epochs", "8", "--exit-code", "3", env=_env(clearml_server))
+    running.wait_for_reporting(clearml_server)
     getattr(clearml_server, fault)()
     result = running.finish()
     assert result.proc.returncode == 3 and "TRAIN_DONE" in result.proc.stdout, result.output[-3000:]  # the user's
@@ -64,8 +64,8 @@ def test_server_dies_during_the_model_upload(start_training, clearml_server):
 
 
 def test_503_burst_recovers_and_nothing_is_lost_or_doubled(start_training, clearml_server):
-    running = start_training("runner", "detect", "--epochs", "3", env=_env(clearml_server))
-    running.wait_for_epochs(1)
+    running = start_training("runner", "detect", "--epochs", "8", env=_env(clearml_server))
+    running.wait_for_reporting(clearml_server)
     clearml_server.fail(503, count=4)  # ClearML retries these, with backoff
     result = running.finish()
     result.assert_finished()
@@ -77,8 +77,8 @@ def test_503_burst_recovers_and_nothing_is_lost_or_doubled(start_training, clear
 def test_server_back_within_the_bound_gets_everything_once(start_training, clearml_server):
     # the default bound: ClearML's retries back off (1, 2, 4, 8 s ...) before they see the server again
     env = {**_env(clearml_server), "YOLO_CLEARML_FLUSH_TIMEOUT": "30"}
-    running = start_training("runner", "detect", "--epochs", "3", env=env)
-    running.wait_for_epochs(1)
+    running = start_training("runner", "detect", "--epochs", "8", env=env)
+    running.wait_for_reporting(clearml_server)
     clearml_server.down()
     time.sleep(2.0)
     clearml_server.up()
@@ -92,7 +92,7 @@ def test_server_back_within_the_bound_gets_everything_once(start_training, clear
 
 def _sigterm_mid_training(start_training, server, hang: bool):
     running = start_training("runner", "detect", "--epochs", "30", env=_env(server))
-    running.wait_for_epochs(1)
+    running.wait_for_reporting(server)
     if hang:
         server.hang()
     sent = time.time()
@@ -122,3 +122,16 @@ def test_summary_line_online(train, clearml_server):
     line = next(line for line in result.output.splitlines() if f"({task.task_id}): reported" in line)
     images = len([e for e in task.events if e["type"] == "training_debug_image"])
     assert f"{images} images" in line and "1 model" in line and "results page: http" in line
+
+
+def test_server_gone_while_the_task_is_created_holds_neither_training_nor_exit(start_training, clearml_server):
+    """The server answers the shim's check, then goes as Task.init creates the Task (ClearML retries
+    for hours): training goes on, train() and the process end within their bounds, and the shim says
+    how to send the run later."""
+    clearml_server.die_on("tasks.create")
+    result = start_training("runner", "detect", "--epochs", "2", "--exit-code", "3", env=_env(clearml_server)).finish()
+    assert result.proc.returncode == 3 and "TRAIN_DONE" in result.proc.stdout, result.output[-3000:]
+    assert _held(result) <= FLUSH + MARGIN
+    assert _exit_after_return(result) <= FLUSH + MARGIN
+    assert f"did not create the Task within {FLUSH:g} s" in result.output
+    assert f"python -m yolo_clearml_patch sync {result.run_dir}" in result.output

@@ -132,14 +132,14 @@ def test_sync_into_the_server_and_again_adds_nothing(run_dir, child_env, clearml
 
 def test_outage_cut_task_is_completed_by_the_printed_command(start_training, clearml_server, child_env, tmp_path):
     server_env = {**clearml_server.env(), "YOLO_CLEARML_FLUSH_TIMEOUT": "3", "YOLO_CLEARML_SERVER_TIMEOUT": "3"}
-    running = start_training("runner", "detect", "--epochs", "4", env=server_env)
-    running.wait_for_epochs(1)
+    running = start_training("runner", "detect", "--epochs", "8", env=server_env)
+    running.wait_for_reporting(clearml_server)
     clearml_server.down()
     result = running.finish()
     result.assert_finished()
     clearml_server.up()
     task = only_task(clearml_server)
-    assert not set(range(4)) <= set(task.scalars("Epoch Time", "Epoch Time"))  # the outage cut it short
+    assert not set(range(8)) <= set(task.scalars("Epoch Time", "Epoch Time"))  # the outage cut it short
     command = re.search(r"complete the Task with: (python -m yolo_clearml_patch sync .+ --task \w+)", result.output)
     assert command, result.output[-4000:]
     argv = shlex.split(command.group(1))

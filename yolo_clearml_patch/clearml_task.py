@@ -295,6 +295,10 @@ def task_for(
     offline = _use_offline_mode(Task)
     if offline is None:
         return None
+    if not offline:  # the exit stays bounded even if Task.init never returns (a server that stops answering now)
+        from . import exit_guard
+
+        exit_guard.install(server_host())
     continue_id = _continuable(resumes, offline)
     from .tuning import iteration_of_parent
 

@@ -49,6 +49,13 @@ def _code() -> int:
     return 0
 
 
+def watch_sigterm() -> None:
+    """Install the SIGTERM handler, on the main thread (signals can be set there only): a training
+    calls this when it starts, since its Task is created on another thread."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) != _on_sigterm:
+        signal.signal(signal.SIGTERM, _on_sigterm)
+
+
 def install(server_host: str | None) -> None:
     """Arm the exit handler and the SIGTERM handler, once per process (signals: main thread only).
 
@@ -58,9 +65,7 @@ def install(server_host: str | None) -> None:
     global _installed, _server_host
     if server_host:
         _server_host = server_host
-    # again after each Task.init, which installs ClearML's own handlers
-    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) != _on_sigterm:
-        signal.signal(signal.SIGTERM, _on_sigterm)
+    watch_sigterm()  # again after each Task.init, which installs ClearML's own handlers
     atexit.unregister(_at_exit)
     atexit.register(_at_exit)  # registered after ClearML's, so it runs before ClearML's
     if _installed:

@@ -131,6 +131,9 @@ class TrainingRun:
         if self._started:
             return
         self._started = True
+        from . import exit_guard
+
+        exit_guard.watch_sigterm()
         self._starting = threading.Thread(
             target=self._start_in_background, name="yolo_clearml_patch-start", daemon=True
         )
@@ -168,15 +171,24 @@ class TrainingRun:
         if self.out is not None:
             report(self.out)
 
-    def ready(self) -> OnceLogger | None:
-        """The run's logger once its Task exists (None when it is not reported); waits for the start.
+    def ready(self, timeout: float | None = None) -> OnceLogger | None:
+        """The run's logger once its Task exists (None when it is not reported); waits for the start,
+        at most ``timeout`` seconds (then None: the start goes on, and what it sends, it sends later).
 
         On the training thread, the shim's SIGTERM handler is (re)installed there, since ``Task.init``
         on another thread cannot install signal handlers.
         """
         starting = self._starting
         if starting is not None:
-            starting.join()
+            starting.join(timeout)
+            if starting.is_alive():
+                run_dir = getattr(self.trainer, "save_dir", "RUN_DIR")
+                logger().warning(
+                    f"ClearML did not create the Task within {timeout:g} s (a server that answered, then"
+                    " stopped answering): this training's final plots and models are not reported; its run"
+                    f" directory has them. Send them later with: python -m yolo_clearml_patch sync {run_dir}"
+                )
+                return None
             self._starting = None
             from . import exit_guard
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
+from . import settings
 from .ddp import launches_ddp
 from .guard import guarded, handle
 
@@ -46,7 +47,7 @@ def on_trainer_event(trainer: Any, event: str | None) -> None:
         return
     # train end waits for the Task (it reports the final validation and models at once); every other
     # event is kept until the Task exists (TrainingRun._send)
-    if handler != "train_end" or guarded("starting ClearML reporting", run.ready) is not None:
+    if handler != "train_end" or guarded("starting ClearML reporting", run.ready, settings.flush_timeout()) is not None:
         guarded(f"reporting {event}", getattr(run, handler))
 
 
