@@ -26,6 +26,7 @@ overrides = dict(model="yolov8n.yaml", data=data, imgsz=64, epochs=epochs, devic
 trainer = DetectionTrainer(overrides={**overrides, "project": out, "name": "long", "exist_ok": True, "plots": False})
 trainer.loss_names = ("box_loss", "cls_loss", "dfl_loss")
 runs.on_trainer_event(trainer, "on_pretrain_routine_start")
+runs._started_run(trainer).ready()  # the Task exists: each epoch's reports go out at once, not kept
 try:
     trainer.label_loss_items({"box_loss": 1.0}, prefix="train")
     LOSSES_AS_DICT = True

@@ -292,7 +292,7 @@ def main() -> None:
     if unknown:
         parser.error(f"--only: unknown {', '.join(unknown)} (known: {', '.join(FIGURES)})")
     starts, imports, trains, train_epochs, cap, shim_waits = (
-        (10, 3, 2, 4, 15.0, 1) if args.quick else (60, 15, 5, 6, 320.0, 3)
+        (10, 3, 2, 4, 10.0, 1) if args.quick else (60, 15, 5, 6, 320.0, 3)
     )
     began = time.perf_counter()
     figure("python", sys.version.split()[0])
