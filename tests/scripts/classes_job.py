@@ -42,7 +42,7 @@ try:  # Ultralytics 8.4
     metrics.update_stats(stats)  # as one image holding every detection
     metrics.process()
     confusion = ConfusionMatrix(names=names)
-except TypeError:  # 8.3
+except (TypeError, AttributeError):  # 8.3: no names on the matrix, process(tp, conf, ...)
     metrics = DetMetrics(save_dir=save_dir, names=names)
     metrics.process(stats["tp"], stats["conf"], stats["pred_cls"], stats["target_cls"])
     confusion = ConfusionMatrix(nc=nc)
