@@ -28,8 +28,18 @@ from .offline_model import register_output_model
 from .upstream_titles import metric_title
 
 
+def validation_files(save_dir: Any) -> list[Path]:
+    """The Validation samples Ultralytics saved in a run directory."""
+    return sorted(Path(save_dir).glob("val*.jpg"))
+
+
+def mosaic_files(save_dir: Any) -> list[Path]:
+    """The Mosaic samples Ultralytics saved in a run directory."""
+    return sorted(Path(save_dir).glob("train_batch*.jpg"))
+
+
 def _validation_images(out: OnceLogger, validator: Any) -> None:
-    out.debug_samples(sorted(Path(validator.save_dir).glob("val*.jpg")), "Validation")
+    out.debug_samples(validation_files(validator.save_dir), "Validation")
 
 
 def report_png_plots(out: OnceLogger, paths: Any, save_dir: Any) -> None:
@@ -290,7 +300,7 @@ class TrainingRun:
             self._send("registering a checkpoint", lambda out: self._register(out, *job))
 
     def val_end(self, validator: Any) -> None:
-        files = sorted(Path(validator.save_dir).glob("val*.jpg"))
+        files = validation_files(validator.save_dir)
         self._send("reporting validation samples", lambda out: out.debug_samples(files, "Validation"))
 
     def train_end(self) -> None:
@@ -320,7 +330,7 @@ class TrainingRun:
             logger().warning(f"ClearML could not mark Task {task.id} failed within {settings.flush_timeout():g} s")
 
     def _mosaic_files(self) -> list[Path]:
-        return sorted(Path(self.trainer.save_dir).glob("train_batch*.jpg"))
+        return mosaic_files(self.trainer.save_dir)
 
     def _mosaic(self) -> None:
         """Mosaic samples: after epoch 1 as upstream, and at train end any that were not there yet

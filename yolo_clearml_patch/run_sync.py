@@ -21,7 +21,7 @@ from .clearml_logging import reporter_for
 from .clearml_task import choose_mode, claim_for_training, close_task, server_host, task_for
 from .log import logger
 from .offline_model import register_output_model
-from .reporter import finish_report, label_enumeration, report_png_plots
+from .reporter import finish_report, label_enumeration, mosaic_files, report_png_plots, validation_files
 from .run_directory import RunDirectory
 from .upstream_titles import final_eval_has_own_step, metric_title
 
@@ -199,8 +199,8 @@ def sync_run(target: Target, project: str | None = None, advance: Callable[[int]
     _report_epochs(out, run, advance)
     for name, value in {**run.model_info, **run.final_metrics}.items():
         out.single(name, value)
-    out.debug_samples(sorted(run.path.glob("train_batch*.jpg")), "Mosaic")
-    out.debug_samples(sorted(run.path.glob("val*.jpg")), "Validation")
+    out.debug_samples(mosaic_files(run.path), "Mosaic")
+    out.debug_samples(validation_files(run.path), "Validation")
     report_png_plots(out, [], run.path)
     advance(len(run.images))
     for path, name, iteration in _models(run):
