@@ -37,7 +37,7 @@ def _timed(func, event_of):
 
 
 if mode.startswith("shim"):
-    from yolo_clearml_patch import runs
+    from yolo_clearml_patch.ultralytics_side import dispatch as runs
 
     runs.on_trainer_event = _timed(runs.on_trainer_event, lambda args: args[0])
     runs.on_validator_event = _timed(runs.on_validator_event, lambda args: args[0])

@@ -19,7 +19,7 @@ import torch  # noqa: E402
 from ultralytics.models.yolo.detect import DetectionTrainer  # noqa: E402
 
 import yolo_clearml_patch  # noqa: E402, F401
-from yolo_clearml_patch import runs  # noqa: E402
+from yolo_clearml_patch.ultralytics_side import dispatch as runs  # noqa: E402
 
 data, out, epochs = sys.argv[1], sys.argv[2], int(sys.argv[3])
 overrides = dict(model="yolov8n.yaml", data=data, imgsz=64, epochs=epochs, device="cpu", workers=0)

@@ -21,7 +21,7 @@ from ultralytics.utils import SETTINGS  # noqa: E402
 data, out, count, mode = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 if mode == "shim":
     import yolo_clearml_patch  # noqa: F401
-    from yolo_clearml_patch.clearml_logging import OnceLogger
+    from yolo_clearml_patch.clearml_side.once_logger import OnceLogger
 else:
     SETTINGS.update({"clearml": False})  # saved: run.py gives each mode its own YOLO_CONFIG_DIR
     OnceLogger = type("NoLogger", (), {})

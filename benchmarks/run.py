@@ -184,7 +184,7 @@ def server_wait(home: Path, upstream_cap: float, shim_repeats: int) -> None:
     from servers import configured_env, hanging_server
 
     shim_code = (
-        "import time; from yolo_clearml_patch.clearml_task import task_for; s = time.perf_counter();"
+        "import time; from yolo_clearml_patch.clearml_side.task_choice import task_for; s = time.perf_counter();"
         "task_for('bench', 'wait'); print('WAIT=%.2f' % (time.perf_counter() - s))"
     )
     upstream_code = (

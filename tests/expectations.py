@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from yolo_clearml_patch.upstream_titles import metric_title
+from yolo_clearml_patch.reporting.upstream_titles import metric_title
 
 
 def results_rows(run_dir: Path) -> list[dict[str, float]]:

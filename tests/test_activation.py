@@ -109,7 +109,7 @@ def test_pth_does_nothing_without_site(child_env, tmp_path):
 def test_failing_hook_does_not_break_the_users_import(child_env, tmp_path):
     code = """
 import json, sys, yolo_clearml_patch
-from yolo_clearml_patch import patching
+from yolo_clearml_patch.ultralytics_side import patching
 def broken(module): raise RuntimeError("hook bug")
 patching.apply = broken
 import ultralytics.engine.trainer as t
@@ -132,7 +132,7 @@ def test_public_api():
 def test_missing_method_is_skipped_with_a_warning(child_env, tmp_path):
     code = """
 import json, types, yolo_clearml_patch
-from yolo_clearml_patch import patching
+from yolo_clearml_patch.ultralytics_side import patching
 module = types.ModuleType("ultralytics.engine.trainer")  # a version without BaseTrainer.train
 class BaseTrainer:
     callbacks = {}
@@ -149,9 +149,19 @@ print(json.dumps([kind, BaseTrainer().run_callbacks("on_custom")]))
     assert proc.stderr.count("BaseTrainer.train not found") == 1
 
 
-def test_every_patched_module_arms_a_hook():
-    """activation (which must not import wrapt) lists the modules whose import patches them; it must
-    name exactly the modules patching.TARGETS has wrappers for, or a target would never be applied."""
-    from yolo_clearml_patch import activation, patching
-
-    assert set(activation._PATCHED_MODULES) == set(patching.TARGETS)
+def test_every_patched_module_arms_a_hook(child_env, tmp_path):
+    """Importing each module patching.TARGETS names, with the shim on, wraps every target it lists
+    (the hooks are armed from that one list)."""
+    code = """
+import importlib, json, yolo_clearml_patch
+from yolo_clearml_patch.ultralytics_side.patching import TARGETS, owner
+kinds = {}
+for name, targets in TARGETS.items():
+    module = importlib.import_module(name)
+    for class_name, method, _ in targets:
+        kinds[f"{name}.{class_name}.{method}"] = type(vars(owner(module, class_name))[method]).__name__
+print(json.dumps(kinds))
+"""
+    proc = run_python(["-c", code], child_env, cwd=tmp_path)
+    kinds = json.loads(proc.stdout.splitlines()[-1])
+    assert len(kinds) >= 7 and set(kinds.values()) == {"FunctionWrapper"}, (kinds, proc.stderr)

@@ -9,7 +9,7 @@ from conftest import SCRIPTS, TRAIN_TIMEOUT, TrainingResult, run_python
 from expectations import assert_complete
 from offline_session import sessions_under
 
-from yolo_clearml_patch import compat
+from yolo_clearml_patch.base import compat
 
 
 def test_import_way_reaches_child_processes(child_env, tmp_path):

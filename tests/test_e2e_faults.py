@@ -8,7 +8,7 @@ import pytest
 from expectations import assert_complete
 from servers import closed_port_url, configured_env, hanging_server
 
-from yolo_clearml_patch.upstream_titles import metric_title
+from yolo_clearml_patch.reporting.upstream_titles import metric_title
 
 SECRET = "s3cr3t-must-not-leak"
 BOUND = 3.0  # seconds; YOLO_CLEARML_SERVER_TIMEOUT for these tests

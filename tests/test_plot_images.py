@@ -15,7 +15,7 @@ CHILD = textwrap.dedent(
     import numpy as np
     from clearml import Task
 
-    from yolo_clearml_patch.clearml_logging import reporter_for
+    from yolo_clearml_patch.clearml_side.once_logger import reporter_for
 
     image = np.zeros((60, 90, 3), np.uint8)
     image[:, :45] = (0, 0, 255)

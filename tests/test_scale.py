@@ -50,7 +50,7 @@ def test_few_classes_keep_the_whole_matrix_with_its_numbers(child_env, tmp_path,
 def test_the_matrix_keeps_the_most_confused_classes():
     import numpy as np
 
-    from yolo_clearml_patch.native_plots import most_confused
+    from yolo_clearml_patch.reporting.native_plots import most_confused
 
     matrix = np.diag([50.0] * 7)  # 6 classes and background; rows are predictions, columns the truth
     matrix[2, 5] = 9  # class 5 taken for class 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from servers import answering_server, closed_port_url, hanging_server
 
-from yolo_clearml_patch.server_probe import server_answers
+from yolo_clearml_patch.clearml_side.server_probe import server_answers
 
 
 def test_closed_port_is_no_answer_at_once():

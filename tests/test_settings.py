@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from yolo_clearml_patch import ConfigurationError, configure, settings
+from yolo_clearml_patch import ConfigurationError, configure
+from yolo_clearml_patch.base import settings
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from yolo_clearml_patch import native_plots, remote_overrides
+from yolo_clearml_patch.reporting import native_plots
+from yolo_clearml_patch.ultralytics_side import remote_overrides
 
 
 def test_remote_values_are_never_evaluated(tmp_path):
@@ -67,7 +68,7 @@ def test_curves_show_the_best_classes_beyond_the_cap():
 def test_ddp_launch_detected_from_the_device_before_ultralytics_8_4(device, local_rank, expected, monkeypatch):
     from types import SimpleNamespace
 
-    from yolo_clearml_patch.ddp import launches_ddp
+    from yolo_clearml_patch.ultralytics_side.ddp import launches_ddp
 
     monkeypatch.delenv("LOCAL_RANK", raising=False)
     if local_rank is not None:

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from yolo_clearml_patch import ConfigurationError, settings
-from yolo_clearml_patch.clearml_logging import as_number
+from yolo_clearml_patch import ConfigurationError
+from yolo_clearml_patch.base import settings
+from yolo_clearml_patch.clearml_side.once_logger import as_number
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, run_python
 
-from yolo_clearml_patch import compat
+from yolo_clearml_patch.base import compat
 
 CHECK = """
 import json, yolo_clearml_patch

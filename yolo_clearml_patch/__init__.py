@@ -6,7 +6,7 @@ Ultralytics itself is imported: no ultralytics, torch, clearml or wrapt is impor
 
 from ._version import __version__
 from .activation import is_patched, patch, unpatch
-from .settings import ConfigurationError, configure
+from .base.settings import ConfigurationError, configure
 
 __all__ = ["ConfigurationError", "__version__", "configure", "is_patched", "patch", "unpatch"]
 

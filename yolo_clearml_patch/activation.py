@@ -1,8 +1,9 @@
 """Turning the shim on and off, cheaply.
 
 Nothing heavy is imported here. While Ultralytics is not imported, ``patch()`` only puts a tiny
-finder on ``sys.meta_path``; the first import of any ``ultralytics`` module makes it register wrapt
-post-import hooks, which patch ``BaseTrainer`` and ``BaseValidator`` when their modules load.
+finder on ``sys.meta_path``; the first import of any ``ultralytics`` module hands over to
+:mod:`.ultralytics_side.install`, which registers the wrapt post-import hooks that patch
+``BaseTrainer`` and ``BaseValidator`` when their modules load.
 """
 
 from __future__ import annotations
@@ -10,14 +11,9 @@ from __future__ import annotations
 import os
 import sys
 
-BOOTSTRAP_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_bootstrap")
-_PATCHED_MODULES = tuple(
-    f"ultralytics.engine.{name}" for name in ("trainer", "validator", "exporter", "tuner")
-)  # the keys of patching.TARGETS
+from .base import switch
 
-_enabled = False
-_hooks_registered = False
-_versions_allowed: bool | None = None  # the version gate's answer, once asked
+BOOTSTRAP_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_bootstrap")
 
 
 class _UltralyticsImportTrigger:
@@ -26,7 +22,7 @@ class _UltralyticsImportTrigger:
     def find_spec(self, fullname: str, path: object = None, target: object = None) -> None:
         if fullname == "ultralytics" or fullname.startswith("ultralytics."):
             _remove_trigger()
-            _register_hooks()
+            _arm()
         return None  # never loads anything itself
 
 
@@ -38,50 +34,19 @@ def _remove_trigger() -> None:
         sys.meta_path.remove(_trigger)
 
 
-def _register_hooks() -> None:
-    """Register wrapt post-import hooks (they fire at once for modules already imported)."""
-    global _hooks_registered
+def _arm() -> None:
+    """Ultralytics is being imported: now (and only now) the Ultralytics side, and wrapt, load.
+
+    The one import from this cheap module to the heavy side; the import contract names it.
+    """
     try:
-        if not _hooks_registered:
-            import wrapt
-
-            for name in _PATCHED_MODULES:
-                wrapt.register_post_import_hook(_on_module_imported, name)
-            _hooks_registered = True
-        else:  # hooks exist from an earlier patch(): re-apply to modules already loaded
-            for name in _PATCHED_MODULES:
-                if name in sys.modules:
-                    _on_module_imported(sys.modules[name])
+        from .ultralytics_side import install
     except Exception as exc:  # a failing hook must never break the user's import
-        _report_hook_error(exc)
+        from .base.guard import report_hook_error
 
-
-def _on_module_imported(module: object) -> None:
-    """wrapt post-import hook: patch the freshly imported Ultralytics module if the shim is on."""
-    global _versions_allowed
-    if not _enabled:
+        report_hook_error(exc)
         return
-    try:
-        if _versions_allowed is None:
-            from .compat import patching_allowed
-
-            _versions_allowed = patching_allowed()
-        if not _versions_allowed:
-            return
-        from . import patching
-
-        patching.apply(module)
-    except Exception as exc:  # a failing hook must never break the user's import
-        _report_hook_error(exc)
-
-
-def _report_hook_error(exc: Exception) -> None:
-    from . import settings
-    from .log import logger
-
-    if settings.strict():
-        raise exc
-    logger().warning(f"could not patch Ultralytics, training runs without the shim: {type(exc).__name__}: {exc}")
+    install.arm()
 
 
 def _set_bootstrap_in_pythonpath(present: bool) -> None:
@@ -101,41 +66,35 @@ def _set_bootstrap_in_pythonpath(present: bool) -> None:
 def patch() -> None:
     """Turn the shim on, here and in child Python processes. Idempotent; patches at once if
     Ultralytics is already imported."""
-    global _enabled
-    if _enabled:
+    if not switch.turn_on():
         return
-    _enabled = True
     _set_bootstrap_in_pythonpath(True)
     if "ultralytics" in sys.modules:
-        _register_hooks()
+        _arm()
     elif _trigger not in sys.meta_path:
         sys.meta_path.insert(0, _trigger)
 
 
 def unpatch() -> None:
     """Turn the shim off and restore Ultralytics' original methods."""
-    global _enabled
-    _enabled = False
     _set_bootstrap_in_pythonpath(False)
     _remove_trigger()
-    patching = sys.modules.get(f"{__package__}.patching")
-    if patching is not None:
-        patching.remove()  # type: ignore[attr-defined]
+    switch.turn_off()
 
 
 def is_patched() -> bool:
     """Whether the shim is on (Ultralytics is patched now, or will be when it is imported)."""
-    return _enabled
+    return switch.is_on()
 
 
 def activate_from_environment() -> None:
     """Turn the shim on unless ``YOLO_CLEARML_PATCH`` says off; a malformed value warns and stays off."""
-    from . import settings
+    from .base import settings
 
     try:
         state = settings.switch_state()
     except settings.ConfigurationError as exc:
-        from .log import logger
+        from .base.log import logger
 
         logger().warning(f"{exc}; the shim stays off")
         return

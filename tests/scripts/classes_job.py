@@ -19,8 +19,8 @@ from clearml import Task
 from ultralytics.models.yolo.detect import DetectionValidator
 from ultralytics.utils.metrics import ConfusionMatrix, DetMetrics
 
-from yolo_clearml_patch.clearml_logging import reporter_for
-from yolo_clearml_patch.reporter import finished_validation
+from yolo_clearml_patch.clearml_side.once_logger import reporter_for
+from yolo_clearml_patch.reporting.validation_report import finished_validation
 
 nc = int(sys.argv[1])
 names = {i: f"class {i}" for i in range(nc)}

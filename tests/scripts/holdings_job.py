@@ -4,13 +4,12 @@ import argparse
 
 from clearml import Task
 
-from yolo_clearml_patch import run_sync
+from yolo_clearml_patch.clearml_side.holdings import EVENTS_PAGE, holdings
 
 parser = argparse.ArgumentParser()
 parser.add_argument("task_id")
-parser.add_argument("--page", type=int, default=run_sync.EVENTS_PAGE)
+parser.add_argument("--page", type=int, default=EVENTS_PAGE)
 args = parser.parse_args()
-run_sync.EVENTS_PAGE = args.page
-held = run_sync.holdings(Task.get_task(task_id=args.task_id))
+held = holdings(Task.get_task(task_id=args.task_id), page=args.page)
 print(f"HELD_EVENTS={len(held.events)}")
 print(f"HELD_MODELS={sorted(held.models)}")

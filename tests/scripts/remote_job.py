@@ -9,7 +9,7 @@ Usage: remote_job.py DATA OUT EDITS_JSON
 import json
 import sys
 
-from yolo_clearml_patch import remote_overrides
+from yolo_clearml_patch.ultralytics_side import remote_overrides
 
 data, out, edits = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import sys
 
-from .. import __version__
+from .._version import __version__
 
 USAGE = """\
 usage: yolo-clearml script.py [args...]                  (or: python -m yolo_clearml_patch ...)

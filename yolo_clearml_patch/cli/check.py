@@ -13,7 +13,9 @@ import platform
 import sysconfig
 from pathlib import Path
 
-from .. import __version__, compat, settings
+from .._version import __version__
+from ..base import compat, settings
+from ..clearml_side.server_probe import server_answers
 
 
 class Report:
@@ -80,8 +82,7 @@ def _clearml(report: Report) -> None:
         return
     from clearml import Task
 
-    from ..clearml_task import clearml_configured
-    from ..server_probe import server_answers
+    from ..clearml_side.offline_policy import clearml_configured, server_host
 
     if Task.is_offline() or policy == "1":
         report.line("clearml", "offline mode: runs are recorded in the offline session")
@@ -94,9 +95,7 @@ def _clearml(report: Report) -> None:
         else:
             report.problem("clearml", text)
         return
-    from clearml.backend_api import Session
-
-    host = Session.get_api_server_host()
+    host = server_host()
     answered, waited = server_answers(host, timeout)
     if answered:
         report.line("clearml server", f"{host} answers ({waited:.1f} s)")
@@ -110,7 +109,7 @@ def _ultralytics(report: Report) -> None:
     """The built-in callback and the methods that will be patched."""
     from ultralytics.utils import SETTINGS
 
-    from ..patching import TARGETS, owner
+    from ..ultralytics_side.patching import TARGETS, owner
 
     if SETTINGS.get("clearml"):
         state = "enabled in Ultralytics settings; suppressed for trainings the shim handles (settings untouched)"

@@ -11,6 +11,7 @@ import runpy
 import sys
 
 from ..activation import activate_from_environment
+from ..clearml_side.exit_guard import record_exit
 
 
 def main(argv: list[str]) -> None:
@@ -19,8 +20,6 @@ def main(argv: list[str]) -> None:
     try:
         _run(argv)
     except SystemExit as exc:  # the exit guard exits with this code if ClearML holds the exit up
-        from ..exit_guard import record_exit
-
         record_exit(0 if exc.code is None else exc.code)
         raise
 

@@ -34,8 +34,8 @@ def _error(message: str) -> None:
 def main(argv: list[str]) -> int:
     """Run ``sync`` with ``argv`` (after the verb); returns the exit code."""
     args = _parser().parse_args(argv)
-    from ..log import logger
-    from ..run_directory import RunDirectory, RunDirectoryError
+    from ..base.log import logger
+    from ..reporting.run_directory import RunDirectory, RunDirectoryError
 
     runs, errors = [], []
     for path in dict.fromkeys(args.run_dirs):
@@ -56,7 +56,7 @@ def main(argv: list[str]) -> int:
 
     from clearml import Task
 
-    from ..run_sync import SyncError, plan
+    from ..reporting.run_sync import SyncError, plan
 
     if args.offline:
         Task.set_offline(True)
@@ -72,8 +72,8 @@ def _sync_all(targets: list, project: str | None) -> int:
     from tqdm import tqdm
     from tqdm.contrib.logging import logging_redirect_tqdm
 
-    from ..log import logger
-    from ..run_sync import item_count, sync_run
+    from ..base.log import logger
+    from ..reporting.run_sync import item_count, sync_run
 
     failed = 0
     bars = {"disable": None, "dynamic_ncols": True}  # no bars when stderr is not a terminal

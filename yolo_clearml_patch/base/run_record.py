@@ -14,16 +14,15 @@ from typing import Any
 FILE_NAME = "clearml_task.json"
 
 
-def write(save_dir: Any, task: Any) -> None:
-    """Record ``task`` in the run directory ``save_dir`` (replacing an earlier record)."""
-    from clearml.backend_api import Session
-
+def write(save_dir: Any, task: Any, server: str | None) -> None:
+    """Record ``task`` (a ClearML Task on the API server ``server``; offline: None) in the run
+    directory ``save_dir``, replacing an earlier record."""
     offline = task.is_offline()
     record = {
         "task_id": task.id,
         "name": task.name,
         "project": task.get_project_name(),
-        "server": None if offline else Session.get_api_server_host(),
+        "server": None if offline else server,
         "offline_session": str(task.get_offline_mode_folder()) if offline else None,
     }
     path = Path(save_dir) / FILE_NAME

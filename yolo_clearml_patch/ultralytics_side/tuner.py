@@ -4,7 +4,8 @@ Ultralytics runs each tuning iteration as a ``yolo train`` subprocess (8.3 and 8
 process gets an ``optimizer`` Task named after the tune run; before each iteration starts, the
 shim puts the parent Task's id and name and the iteration number in the environment, so the
 iteration's training creates its own Task named ``<tune run name> iteration <n>``, tagged
-``iteration <n>``, whose parent is the optimizer Task. After each iteration, Ultralytics appends the result to its tune
+``iteration <n>``, whose parent is the optimizer Task (:func:`iteration_placement`, which the
+dispatch hands to the Task choice). After each iteration, Ultralytics appends the result to its tune
 results file (``tune_results.ndjson`` on 8.4, ``tune_results.csv`` on 8.3) and plots it; the shim
 reads the new rows then and reports, at the iteration number: ``fitness``, every mutated
 hyperparameter under "hyperparameters", and the best so far as single values.
@@ -17,6 +18,10 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+
+from ..clearml_side.once_logger import reporter_for
+from ..clearml_side.task_choice import task_for
+from ..reporting.summary import finish_report
 
 PARENT_VAR = "YOLO_CLEARML_TUNE_PARENT"  # "<optimizer Task id>:<tune run name>"
 ITERATION_VAR = "YOLO_CLEARML_TUNE_ITERATION"
@@ -41,9 +46,6 @@ def _results_file(tuner: Any) -> Path:
 
 def on_tune_start(tuner: Any) -> None:
     """Create the optimizer Task and tell the iterations' processes about it."""
-    from .clearml_logging import reporter_for
-    from .clearml_task import task_for
-
     name = Path(tuner.tune_dir).name
     task = task_for(getattr(tuner.args, "project", None), name, task_type="optimizer", fresh=True)
     if task is None:
@@ -78,8 +80,6 @@ def on_results(path: Any) -> None:
 
 def on_tune_end() -> None:
     """The best iteration as single values; say what the optimizer Task holds; stop naming it."""
-    from .reporter import finish_report
-
     os.environ.pop(PARENT_VAR, None)
     os.environ.pop(ITERATION_VAR, None)
     out, tuner = _tuning.get("out"), _tuning.get("tuner")
@@ -94,8 +94,12 @@ def on_tune_end() -> None:
     finish_report(out, tuner.tune_dir)
 
 
-def iteration_of_parent() -> tuple[str, str, int] | None:
-    """In a tuning iteration's process: (the optimizer Task's id, the tune run's name, the iteration)."""
+def iteration_placement() -> dict[str, Any]:
+    """In a tuning iteration's process, where its training's Task goes (``task_name``, ``parent``,
+    ``tags``, as :class:`~..reporting.training_run.TrainingRun` takes them); elsewhere ``{}``."""
     parent, iteration = os.environ.get(PARENT_VAR, ""), os.environ.get(ITERATION_VAR, "")
     task_id, _, name = parent.partition(":")
-    return (task_id, name, int(iteration)) if task_id and iteration.isdigit() else None
+    if not (task_id and iteration.isdigit()):
+        return {}
+    n = int(iteration)
+    return {"task_name": f"{name} iteration {n}", "parent": task_id, "tags": (f"iteration {n}",)}

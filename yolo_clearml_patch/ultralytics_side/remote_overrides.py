@@ -15,8 +15,9 @@ import ast
 import os
 from typing import Any
 
-from . import settings
-from .settings import ConfigurationError
+from ..base import settings
+from ..base.settings import ConfigurationError
+from ..clearml_side.task_choice import task_for
 
 
 class InvalidRemoteValue(ConfigurationError):
@@ -33,8 +34,6 @@ def wanted() -> bool:
 
 def remote_task(project: Any, name: str) -> Any:
     """The Task whose "General" section holds the edited values (under an agent: the agent's Task)."""
-    from .clearml_task import task_for
-
     return task_for(project, name)
 
 

@@ -6,13 +6,16 @@ always runs and its exceptions pass unchanged; the shim's reporting runs after i
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import wrapt
 
-from . import activation, runs
+from ..base import switch
+from ..base.guard import guarded, warn_once
+from ..base.log import logger
+from . import dispatch, remote_overrides, tuner
 from .ddp import launches_ddp
-from .guard import guarded
 from .upstream_callback import drop_upstream
 
 # (module, class, method) -> the FunctionWrapper installed on the class
@@ -23,7 +26,7 @@ def _reporting_wrapper(report: Any) -> Any:
     """A ``run_callbacks`` wrapper: upstream's ClearML callback dropped, the originals run, then ``report``."""
 
     def wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
-        if not activation.is_patched() or instance is None:
+        if not switch.is_on() or instance is None:
             return wrapped(*args, **kwargs)
         event = args[0] if args else kwargs.get("event")
         drop_upstream(getattr(instance, "callbacks", None), event)
@@ -37,66 +40,57 @@ def _reporting_wrapper(report: Any) -> Any:
 def _train_wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
     """``BaseTrainer.train``: a multi-GPU launch gets its Task here, before the workers start; a
     training that raises closes its Task as failed (the exception passes on unchanged)."""
-    if not activation.is_patched():
+    if not switch.is_on():
         return wrapped(*args, **kwargs)
     ddp = launches_ddp(instance)
     if ddp:
-        runs.on_ddp_launch(instance)
+        dispatch.on_ddp_launch(instance)
     try:
         return wrapped(*args, **kwargs)
     except BaseException as exc:
         try:
-            runs.on_train_failed(instance, exc)
+            dispatch.on_train_failed(instance, exc)
         except Exception:  # strict mode: shown, but the user's exception is the one that propagates
-            from .log import logger
-
             logger().exception("marking the Task failed")
         raise
     finally:
         if ddp:
-            runs.after_ddp_workers(instance)
+            dispatch.after_ddp_workers(instance)
 
 
 def _init_wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
     """``BaseTrainer.__init__``: remote edits become overrides before the trainer reads its args."""
-    if activation.is_patched():
-        from . import remote_overrides
-
-        if remote_overrides.wanted():
-            args, kwargs = runs.with_remote_overrides(args, kwargs)
+    if switch.is_on() and remote_overrides.wanted():
+        args, kwargs = dispatch.with_remote_overrides(args, kwargs)
     return wrapped(*args, **kwargs)
 
 
 def _export_wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
     """``Exporter.__call__``: the exported file is registered as an output model, after the export."""
     exported = wrapped(*args, **kwargs)
-    if activation.is_patched():
-        runs.on_export(instance, exported)
+    if switch.is_on():
+        dispatch.on_export(instance, exported)
     return exported
 
 
 def _tune_wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
     """``Tuner.__call__``: an optimizer Task for the tune run, around the iterations."""
-    if not activation.is_patched():
+    if not switch.is_on():
         return wrapped(*args, **kwargs)
-    from . import tuning
-
-    guarded("creating the tuning Task", tuning.on_tune_start, instance)
+    guarded("creating the tuning Task", tuner.on_tune_start, instance)
     try:
         return wrapped(*args, **kwargs)
     finally:
-        guarded("finishing the tuning Task", tuning.on_tune_end)
+        guarded("finishing the tuning Task", tuner.on_tune_end)
 
 
 def _after(step: str) -> Any:
-    """A wrapper that runs ``tuning.<step>`` (guarded) with the call's first argument, after the call."""
+    """A wrapper that runs ``tuner.<step>`` (guarded) with the call's first argument, after the call."""
 
     def wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
         result = wrapped(*args, **kwargs)
-        if activation.is_patched():
-            from . import tuning
-
-            guarded(f"tuning: {step}", getattr(tuning, step), instance if instance is not None else args[0])
+        if switch.is_on():
+            guarded(f"tuning: {step}", getattr(tuner, step), instance if instance is not None else args[0])
         return result
 
     return wrapper
@@ -105,11 +99,13 @@ def _after(step: str) -> Any:
 # module -> [(class, method, wrapper)]; class "" for a module-level function
 TARGETS = {
     "ultralytics.engine.trainer": [
-        ("BaseTrainer", "run_callbacks", _reporting_wrapper(runs.on_trainer_event)),
+        ("BaseTrainer", "run_callbacks", _reporting_wrapper(dispatch.on_trainer_event)),
         ("BaseTrainer", "train", _train_wrapper),
         ("BaseTrainer", "__init__", _init_wrapper),
     ],
-    "ultralytics.engine.validator": [("BaseValidator", "run_callbacks", _reporting_wrapper(runs.on_validator_event))],
+    "ultralytics.engine.validator": [
+        ("BaseValidator", "run_callbacks", _reporting_wrapper(dispatch.on_validator_event))
+    ],
     "ultralytics.engine.exporter": [("Exporter", "__call__", _export_wrapper)],
     "ultralytics.engine.tuner": [
         ("Tuner", "__call__", _tune_wrapper),
@@ -137,12 +133,11 @@ def _wrap(module: Any, class_name: str, method: str, wrapper: Any) -> None:
     if key in _applied and cls is not None and _in_chain(vars(cls).get(method), _applied[key]):
         return
     if cls is None or not callable(getattr(cls, method, None)):
-        from .guard import warn_once
-
         warn_once(f"missing {key}", f"{name}.{class_name}.{method} not found; that part is not reported")
         return
     wrapt.wrap_function_wrapper(module, f"{class_name}.{method}" if class_name else method, wrapper)
     _applied[key] = vars(cls)[method]
+    switch.when_turned_off(remove)
 
 
 def _in_chain(attribute: Any, wrapper: Any) -> bool:
@@ -161,8 +156,6 @@ def remove() -> None:
     A wrapper that someone else wrapped again stays in place and passes straight through while the
     shim is off; it is remembered, so a later ``patch()`` does not wrap a second time.
     """
-    import sys
-
     for key, wrapper in list(_applied.items()):
         name, class_name, method = key
         cls = owner(sys.modules.get(name), class_name)

@@ -1,4 +1,5 @@
-"""What is reported to ClearML at each lifecycle point (the same titles as upstream, and more)."""
+"""The live reporting of one training, from pretrain start to train end: what each of Ultralytics'
+lifecycle points reports, under the same titles as upstream's ClearML callback, and more."""
 
 from __future__ import annotations
 
@@ -9,100 +10,19 @@ import weakref
 from pathlib import Path
 from typing import Any, Callable
 
-from . import run_record, settings
-from .clearml_logging import OnceLogger, reporter_for
-from .clearml_task import (
-    claim_for_training,
-    close_task,
-    created_by_shim,
-    offline_import_hint,
-    task_for,
-    task_of_record,
-    tell_clearml_at_exit,
-)
-from .delivery import describe, finish_in_background
-from .guard import guarded
-from .log import logger
-from .native_plots import report_native_plots
-from .offline_model import register_output_model
+from ..base import run_record, settings
+from ..base.guard import guarded
+from ..base.log import logger
+from ..clearml_side import exit_guard
+from ..clearml_side.offline_model import register_output_model
+from ..clearml_side.offline_policy import server_of
+from ..clearml_side.once_logger import OnceLogger, reporter_for
+from ..clearml_side.own_tasks import claim_for_training, close_task, created_by_shim, tell_clearml_at_exit
+from ..clearml_side.task_choice import task_for
+from .run_outputs import label_enumeration, mosaic_files, validation_files
+from .summary import finish_report
 from .upstream_titles import metric_title
-
-
-def validation_files(save_dir: Any) -> list[Path]:
-    """The Validation samples Ultralytics saved in a run directory."""
-    return sorted(Path(save_dir).glob("val*.jpg"))
-
-
-def mosaic_files(save_dir: Any) -> list[Path]:
-    """The Mosaic samples Ultralytics saved in a run directory."""
-    return sorted(Path(save_dir).glob("train_batch*.jpg"))
-
-
-def _validation_images(out: OnceLogger, validator: Any) -> None:
-    out.debug_samples(validation_files(validator.save_dir), "Validation")
-
-
-def report_png_plots(out: OnceLogger, paths: Any, save_dir: Any) -> None:
-    """The plots Ultralytics registered, and every other plot image it saved in ``save_dir``
-    (older versions register fewer: upstream read a fixed list of files before 8.3.235)."""
-    saved = [p for p in sorted(Path(save_dir).glob("*")) if p.suffix in {".png", ".jpg"}]
-    for f in dict.fromkeys([*map(Path, paths), *saved]):
-        if "batch" not in f.name:
-            guarded(f"reporting plot {f.name}", out.png_plot, f.stem, f)
-
-
-def _final_metrics(out: OnceLogger, validator: Any) -> None:
-    for k, v in (getattr(getattr(validator, "metrics", None), "results_dict", None) or {}).items():
-        out.single(k, v)
-
-
-def sync_command(run_dir: Any, task_id: str) -> str:
-    """The command that completes Task ``task_id`` from the run directory ``run_dir``."""
-    import shlex
-
-    return f"python -m yolo_clearml_patch sync {shlex.quote(str(run_dir))} --task {task_id}"
-
-
-def finish_report(out: OnceLogger, save_dir: Any, run_dir: Any = None, wait: bool = False) -> None:
-    """Wait (bounded) until ClearML confirms what was reported, then say so in one line, and say what
-    was not sent, if anything, in one warning (with the ``sync`` command that completes the Task
-    when ``run_dir``, a training's run directory, is given).
-
-    The waiting is done on a thread of its own unless ``wait``: the training thread returns at once,
-    whatever the server's latency, and the process exit waits for it (bounded).
-    """
-    if wait:
-        _finish_report(out, save_dir, run_dir)
-    else:
-        finish_in_background("finishing the ClearML report", _finish_report, out, save_dir, run_dir)
-
-
-def _finish_report(out: OnceLogger, save_dir: Any, run_dir: Any) -> None:
-    bound = settings.flush_timeout()
-    confirmed = out.delivery.wait(bound)
-    out.delivery.retire()
-    task = out.task
-    page = offline_import_hint(task) or guarded("reading the results page", task.get_output_log_web_page)
-    where = page if task.is_offline() else f"results page: {page}"
-    logger().info(f"ClearML Task {task.name!r} ({task.id}): reported {describe(out.delivery.total())}; {where}")
-    dropped = out.delivery.dropped_by_clearml()
-    if not confirmed or dropped:
-        missing = describe(out.delivery.missing()) if not confirmed else "nothing"
-        logger().warning(
-            f"the ClearML server did not confirm these within {bound:g} s: {missing}"
-            + (f"; ClearML gave up uploading {dropped} events" if dropped else "")
-            + f". Task id {task.id}. The same data is in {save_dir}"
-            + (" (args.yaml, results.csv, plots, weights/)" if run_dir else "")
-            + ". ClearML keeps retrying in the background until the process exits."
-            + (f" Once the server is back, complete the Task with: {sync_command(run_dir, task.id)}" if run_dir else "")
-        )
-
-
-def finished_validation(out: OnceLogger, validator: Any, plots: Any, save_dir: Any, iteration: int) -> None:
-    """A finished validation's PNG plots, interactive plots and final metrics; each step guarded."""
-    guarded("reporting final plots", report_png_plots, out, plots, save_dir)
-    guarded("reporting interactive plots", report_native_plots, out.logger, validator, iteration)
-    guarded("reporting final metrics", _final_metrics, out, validator)
+from .validation_report import finished_validation
 
 
 def _keeps_checkpoints(trainer: Any) -> bool:
@@ -116,8 +36,12 @@ ABORT_CALLBACK_TIMEOUT = 7 * 24 * 3600.0  # ClearML kills the process when an ab
 class TrainingRun:
     """The ClearML reporting of one trainer, from pretrain start to train end."""
 
-    def __init__(self, trainer: Any) -> None:
+    def __init__(self, trainer: Any, task_name: str | None = None, parent: str | None = None, tags: tuple = ()) -> None:
+        """``task_name``, ``parent``, ``tags``: the Task's name when it is not the run's, its parent
+        Task, extra tags (a tuning iteration's, from the Ultralytics side)."""
         self._trainer = weakref.ref(trainer)
+        self._placement = {"parent": parent, "tags": tuple(tags)}
+        self._task_name = task_name
         self.out: OnceLogger | None = None
         self._started = False
         self._ended = threading.Event()
@@ -141,8 +65,6 @@ class TrainingRun:
         if self._started:
             return
         self._started = True
-        from . import exit_guard
-
         exit_guard.watch_sigterm()
         self._starting = threading.Thread(
             target=self._start_in_background, name="yolo_clearml_patch-start", daemon=True
@@ -200,8 +122,6 @@ class TrainingRun:
                 )
                 return None
             self._starting = None
-            from . import exit_guard
-
             if self.out is not None:
                 exit_guard.install(None)
         if self._start_error is not None:
@@ -215,12 +135,13 @@ class TrainingRun:
         name = str(getattr(args, "name", None) or "train")
         save_dir = getattr(self.trainer, "save_dir", None)  # a DDP launcher may have none yet
         resumes = run_record.read(save_dir) if save_dir and getattr(args, "resume", False) else None
-        task = task_for(getattr(args, "project", None), name, fresh=True, resumes=resumes)
+        project = getattr(args, "project", None)
+        task = task_for(project, self._task_name or name, fresh=True, resumes=resumes, **self._placement)
         if task is None:
             return
         claim_for_training(task)
         if save_dir:
-            guarded("recording the Task in the run directory", run_record.write, save_dir, task)
+            guarded("recording the Task in the run directory", run_record.write, save_dir, task, server_of(task))
         self.out = out = reporter_for(task, name)
         section = f"General [{out.label}]" if out.label else "General"
         # a copy: ClearML never writes into the args; off the training thread, as every blocking call
@@ -354,54 +275,3 @@ class TrainingRun:
         stored_as = f"{out.label}_{weights.name}" if out.label else None  # best.pt of two trainings in one Task
         job = (register_output_model, out.task, weights, name, iteration, stored_as, labels)
         out.delivery.submit(f"registering {name}", *job, kind="models")
-
-
-def label_enumeration(names: Any) -> dict[str, int] | None:
-    """Ultralytics' class names (``{0: "person", ...}`` or a list) as ClearML's ``{"person": 0, ...}``."""
-    if isinstance(names, dict):
-        return {str(name): int(index) for index, name in names.items()}
-    if isinstance(names, (list, tuple)):
-        return {str(name): index for index, name in enumerate(names)}
-    return None
-
-
-def register_export(exporter: Any, exported: Any) -> None:
-    """Register an exported model as an output model, with the class names as its labels.
-
-    It goes to the current Task (after a training in the same process, that training's Task), else
-    to the Task that trained the weights, which their run directory's ``clearml_task.json`` names
-    (fetched from its server, bounded). Such a Task has completed, and ClearML no longer adds models
-    to a completed Task's list: the model is created by that Task (its "task" field) in its project.
-    With neither, it is not registered and the shim says so.
-    """
-    from clearml import Task
-
-    source = Path(getattr(exporter, "file", "") or "")
-    record = run_record.read(source.parent.parent) if source.name else None
-    task = Task.current_task() or task_of_record(record)
-    if task is None:
-        logger().info(f"no ClearML Task to register the export {exported} with")
-        return
-    exported = Path(exported)
-    name = f"{(record or {}).get('name') or source.stem}_{exported.suffix.lstrip('.') or exported.name}"
-    labels = label_enumeration(getattr(getattr(exporter, "model", None), "names", None))
-    if not exported.is_file():
-        logger().info(f"the export {exported} is a folder: not registered as a model")
-        return
-    reporter = reporter_for(task, name)
-    job = (register_output_model, task, exported, name, None, None, labels)
-    reporter.delivery.submit(f"registering {name}", *job, kind="models")
-    finish_report(reporter, exported.parent)
-
-
-def report_standalone_validation(validator: Any) -> None:
-    """``model.val(...)`` outside training: metrics, images and plots, to the current Task or a new
-    Task of type "testing" named after the validation run."""
-    save_dir = Path(validator.save_dir)
-    task = task_for(getattr(validator.args, "project", None), save_dir.name, task_type="testing")
-    if task is None:
-        return
-    out = reporter_for(task, save_dir.name)
-    guarded("reporting validation samples", _validation_images, out, validator)
-    finished_validation(out, validator, getattr(validator, "plots", {}) or {}, save_dir, 0)
-    finish_report(out, save_dir)

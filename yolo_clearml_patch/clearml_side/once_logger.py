@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ..base.guard import warn_once
 from .delivery import Delivery
 
 _BATCH = re.compile(r"_batch(\d+)")
@@ -29,8 +30,6 @@ def as_number(value: Any) -> float | None:
 def _number(value: Any, what: str) -> float | None:
     number = as_number(value)
     if number is None:
-        from .guard import warn_once
-
         warn_once(f"not a number: {what}", f"{what} = {value!r} is not a finite number; such values are skipped")
     return number
 

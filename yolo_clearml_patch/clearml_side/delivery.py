@@ -17,6 +17,10 @@ import time
 from collections import Counter
 from typing import Any, Callable
 
+from ..base import settings
+from ..base.guard import guarded, handle
+from . import exit_guard
+
 KINDS = ("scalars", "images", "plots", "models")
 
 
@@ -145,9 +149,6 @@ class Delivery:
         self.confirmed = covered
 
     def _work(self) -> None:
-        from . import settings
-        from .guard import handle
-
         while True:
             job = self._jobs.get()
             if job is None:  # retired
@@ -215,9 +216,6 @@ _finishers: list[threading.Thread] = []
 def finish_in_background(what: str, func: Callable[..., Any], *args: Any) -> None:
     """Run ``func(*args)`` (guarded) on a thread of its own, so the caller returns at once; the exit
     handler waits for it within its bound (see :func:`join_finishers`)."""
-    from . import exit_guard
-    from .guard import guarded
-
     exit_guard.install(None)  # the exit waits for it, also in a process that created no Task (an export)
     thread = threading.Thread(target=guarded, args=(what, func, *args), name="yolo_clearml_patch-finish", daemon=True)
     _finishers.append(thread)
@@ -236,3 +234,17 @@ def describe(counts: Counter) -> str:
     """``3 scalars, 2 images`` (kinds in a fixed order; "nothing" when empty)."""
     parts = [f"{counts[k]} {k if counts[k] != 1 else k[:-1]}" for k in KINDS if counts.get(k)]
     return ", ".join(parts) or "nothing"
+
+
+def _finish_at_exit(deadline: float) -> None:
+    """The exit waits for the deliveries, then for the finishing threads (their summary lines)."""
+    wait_all(deadline)
+    join_finishers(deadline)
+
+
+def _unsent() -> str:
+    return "; ".join(f"Task {d.task.id}: not confirmed sent: {describe(d.missing())}" for d in unfinished())
+
+
+exit_guard.on_exit(_finish_at_exit)
+exit_guard.on_forced_exit(_unsent)

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from ..base.compat import in_range
+
 SINGLE_VAL_TITLE_BEFORE = "8.3.173"
 FINAL_EVAL_STEP_FROM = "8.4.52"
 
 
 @lru_cache(maxsize=8)
 def _version_in(version: str | None, spec: str) -> bool:
-    from .compat import in_range
-
     if version is None:
         import ultralytics
 

@@ -10,6 +10,11 @@ On SIGTERM, ClearML's own handler swallows the signal when the previous disposit
 default, so the process kept running. The shim's handler runs the exit handlers (ClearML marks the
 Task stopped), and the process then dies of SIGTERM, as it would without ClearML, within
 ``SIGTERM_GRACE`` seconds at most.
+
+This module knows nothing of what it waits for. The layers above register into it: what the exit
+waits for (:func:`on_exit`: the deliveries and the finishing threads), what the forced exit says was
+not sent (:func:`on_forced_exit`), and whom to tell of a SIGTERM (:func:`on_terminate`: ClearML's
+exit hook, so the Task ends stopped).
 """
 
 from __future__ import annotations
@@ -23,6 +28,10 @@ import threading
 import time
 from typing import Any, Callable
 
+from ..base import settings
+from ..base.log import logger
+from .server_probe import server_answers
+
 SIGTERM_GRACE = 5.0  # seconds from SIGTERM to the end of the process, at most
 PROBE_TIMEOUT = 2.0  # at the exit bound: does the server still answer (then uploads may go on)?
 EXIT_CAP_FACTOR = 10  # a server that keeps answering may hold the exit this many bounds at most
@@ -32,6 +41,27 @@ _exit_code: Any = None
 _exception: BaseException | None = None
 _server_host: str | None = None
 _terminating = False
+_exit_waits: list[Callable[[float], Any]] = []  # each called with the deadline (time.monotonic), in order
+_unsent: list[Callable[[], str]] = []  # each says what was not sent ("" for nothing)
+_terminate_listeners: list[Callable[[int], Any]] = []  # each called with the signal number
+
+
+def on_exit(wait: Callable[[float], Any]) -> None:
+    """Register ``wait(deadline)``: the exit handler calls it, in registration order, within its bound."""
+    if wait not in _exit_waits:
+        _exit_waits.append(wait)
+
+
+def on_forced_exit(unsent: Callable[[], str]) -> None:
+    """Register ``unsent()``, which says what was not sent when the exit has to be forced."""
+    if unsent not in _unsent:
+        _unsent.append(unsent)
+
+
+def on_terminate(listener: Callable[[int], Any]) -> None:
+    """Register ``listener(signum)``, told of a SIGTERM before the exit handlers run."""
+    if listener not in _terminate_listeners:
+        _terminate_listeners.append(listener)
 
 
 def record_exit(code: Any) -> None:
@@ -93,14 +123,12 @@ def _wrap_exit_and_excepthook() -> None:
 
 
 def _at_exit() -> None:
-    from . import delivery, settings
-
     bound = SIGTERM_GRACE if _terminating else settings.flush_timeout()
     deadline = time.monotonic() + bound
     if _server_host and not _terminating:  # offline, nothing waits on a server
         _start_watchdog(deadline, bound)
-    delivery.wait_all(deadline)
-    delivery.join_finishers(deadline)  # their summary lines
+    for wait in list(_exit_waits):
+        wait(deadline)
 
 
 def _start_watchdog(deadline: float, bound: float) -> None:
@@ -120,21 +148,22 @@ def _start_watchdog(deadline: float, bound: float) -> None:
 def _server_still_answers(timeout: float) -> bool:
     if not _server_host:
         return False
-    from .server_probe import server_answers
-
     return server_answers(_server_host, timeout)[0]
 
 
 def _exit_now(reason: str, code: int) -> None:
     """Say what was not sent, then end the process at once with ``code``."""
-    from . import delivery
-    from .log import logger
-
-    missing = delivery.unfinished()
-    detail = "; ".join(f"Task {d.task.id}: not confirmed sent: {delivery.describe(d.missing())}" for d in missing)
+    detail = "; ".join(text for text in (_said(unsent) for unsent in _unsent) if text)
     logger().warning(f"{reason}; exiting with code {code}. {detail}".strip())
     _flush_streams()
     os._exit(code)
+
+
+def _said(unsent: Callable[[], str]) -> str:
+    try:
+        return unsent()
+    except Exception:
+        return ""
 
 
 def _flush_streams() -> None:
@@ -159,11 +188,10 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 
 
 def _tell_clearml_about(signum: int) -> None:
-    """ClearML marks its Task stopped (not completed) when its exit hook saw the signal."""
-    from .clearml_task import tell_clearml_at_exit
-
-    with contextlib.suppress(Exception):
-        tell_clearml_at_exit(signal=signum)
+    """The listeners (ClearML's exit hook: it marks its Task stopped, not completed, when it saw the signal)."""
+    for listener in list(_terminate_listeners):
+        with contextlib.suppress(Exception):
+            listener(signum)
 
 
 def _run_exit_handlers() -> None:

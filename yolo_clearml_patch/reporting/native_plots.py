@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from ..base.guard import guarded
+
 MAX_CLASS_SERIES = 20
 CELL_TEXT_BELOW = 30  # as Ultralytics' ConfusionMatrix.plot
 REDUCE_FROM = 100  # Ultralytics' PNG thins its ticks from here
@@ -129,8 +131,6 @@ def report_class_table(logger: Any, validator: Any, iteration: int) -> None:
 
 def report_native_plots(logger: Any, validator: Any, iteration: int = 0) -> None:
     """Report the interactive plots of ``validator``'s last run; each one guarded on its own."""
-    from .guard import guarded
-
     for what, report in (
         ("the confusion matrix", report_confusion_matrix),
         ("the metric curves", report_curves),

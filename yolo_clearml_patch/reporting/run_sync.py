@@ -1,9 +1,9 @@
 """A run directory into a ClearML Task, afterwards: a new Task, or completing the one it belongs to.
 
 What is reported is what a live training under the shim reports, under the same titles, series and
-iterations, through the same :class:`~.clearml_logging.OnceLogger`. Completing a Task, the events it
+iterations, through the same :class:`~..clearml_side.once_logger.OnceLogger`. Completing a Task, the events it
 already holds are read back from the server first and handed to that logger as already reported, so
-only what is missing is sent. The Task is decided by :func:`~.clearml_task.task_for`, as for a
+only what is missing is sent. The Task is decided by :func:`~..clearml_side.task_choice.task_for`, as for a
 training: ``--task ID``, else the Task the run directory's ``clearml_task.json`` names (on the
 configured server), else a new one.
 """
@@ -12,18 +12,23 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import run_record, settings
-from .clearml_logging import reporter_for
-from .clearml_task import choose_mode, claim_for_training, close_task, server_host, task_for
-from .log import logger
-from .offline_model import register_output_model
-from .reporter import finish_report, label_enumeration, mosaic_files, report_png_plots, validation_files
+from ..base import run_record, settings
+from ..base.log import logger
+from ..clearml_side.holdings import Holdings, holdings
+from ..clearml_side.offline_model import register_output_model
+from ..clearml_side.offline_policy import choose_mode, server_host, server_of
+from ..clearml_side.once_logger import reporter_for
+from ..clearml_side.own_tasks import claim_for_training, close_task
+from ..clearml_side.task_choice import task_for
 from .run_directory import RunDirectory
+from .run_outputs import label_enumeration, mosaic_files, validation_files
+from .summary import finish_report
 from .upstream_titles import final_eval_has_own_step, metric_title
+from .validation_report import report_png_plots
 
 # a Task made by sync holds the training, not the sync process: no arguments, console or machine stats of its own
 SYNC_INIT_OPTIONS = {
@@ -32,9 +37,6 @@ SYNC_INIT_OPTIONS = {
     "auto_resource_monitoring": False,
     "auto_connect_frameworks": {"detect_repository": False},
 }
-SINGLE_VALUE_ITERATION = -(2**31)  # where ClearML keeps single values ("Summary" title)
-EVENT_TYPES = ("training_stats_scalar", "training_debug_image", "plot")
-EVENTS_PAGE = 500  # events per events.get_task_events call (the server's default)
 
 
 class SyncError(RuntimeError):
@@ -49,16 +51,6 @@ class Target:
     task_id: str | None = None
     skip: str | None = None
     held: Holdings | None = None  # what the Task to complete already holds
-
-
-@dataclass
-class Holdings:
-    """What a Task already holds: event keys (as :class:`OnceLogger` makes them), output model
-    names, and hyperparameter sections."""
-
-    events: set[tuple] = field(default_factory=set)
-    models: set[str] = field(default_factory=set)
-    sections: set[str] = field(default_factory=set)
 
 
 def _within(what: str, func: Callable[[], Any]) -> Any:
@@ -139,43 +131,6 @@ def _session_exists(folder: str) -> bool:
     return Path(folder).exists() or Path(f"{folder}.zip").exists()
 
 
-def _event_key(event: dict) -> tuple | None:
-    kind, metric, variant, iteration = event.get("type"), event.get("metric"), event.get("variant"), event.get("iter")
-    if kind == "training_stats_scalar":
-        if iteration == SINGLE_VALUE_ITERATION:
-            return ("single", variant)
-        return ("scalar", metric, variant, int(iteration or 0))
-    if kind == "training_debug_image":
-        return ("image", metric, variant, int(iteration or 0))
-    if kind == "plot":
-        return ("plot", metric)
-    return None
-
-
-def holdings(task: Any) -> Holdings:
-    """What ``task`` holds on its server: every scalar, single value, debug image and plot event
-    (``events.get_task_events``, scrolled), its output models and hyperparameter sections."""
-    from clearml.backend_api.services import events as events_api
-
-    held = Holdings()
-    for event_type in EVENT_TYPES:
-        scroll_id = None
-        while True:
-            request = events_api.GetTaskEventsRequest(
-                task=task.id, event_type=event_type, batch_size=EVENTS_PAGE, scroll_id=scroll_id
-            )
-            reply = task.send(request).response
-            keys = {_event_key(e) for e in reply.events or []} - {None}
-            if not keys or keys <= held.events:  # the end (or a server that repeats itself)
-                break
-            held.events |= keys
-            scroll_id = reply.scroll_id
-    task.reload()
-    held.models = {model.name for model in task.models["output"]}  # the models' names, not their keys in the Task
-    held.sections = set(task.get_parameters_as_dict() or {})
-    return held
-
-
 def sync_run(target: Target, project: str | None = None, advance: Callable[[int], Any] = lambda n: None) -> str:
     """Report ``target.run`` into its Task (see :func:`plan`); returns the Task id.
 
@@ -190,7 +145,7 @@ def sync_run(target: Target, project: str | None = None, advance: Callable[[int]
     claim_for_training(task)
     record = run_record.read(run.path) or {}
     if not (task.is_offline() and record.get("server")):  # an offline copy never replaces the server's record
-        run_record.write(run.path, task)
+        run_record.write(run.path, task, server_of(task))
     held = target.held if target.held is not None and task.id == target.task_id else Holdings()
     out = reporter_for(task, run.name)
     out.already_reported(held.events)

@@ -1,13 +1,19 @@
-"""Dispatch of Ultralytics callback events to the TrainingRun of each trainer."""
+"""Dispatch of Ultralytics' lifecycle events to the reporting: each trainer's events to its
+:class:`~..reporting.training_run.TrainingRun`, a validation's end, an export, a DDP launch."""
 
 from __future__ import annotations
 
 import weakref
 from typing import Any
 
-from . import settings
+from ..base import settings
+from ..base.guard import guarded, handle
+from ..clearml_side.offline_model import adopt_models_saved_by_children
+from ..reporting.export_report import register_export
+from ..reporting.training_run import TrainingRun
+from ..reporting.validation_report import report_standalone_validation
+from . import remote_overrides, tuner
 from .ddp import launches_ddp
-from .guard import guarded, handle
 
 _HANDLERS = {
     "on_pretrain_routine_start": "start",
@@ -30,9 +36,7 @@ def _started_run(trainer: Any) -> Any:
     """The trainer's TrainingRun; the first call creates it and starts picking its Task."""
     run = _runs.get(trainer)
     if run is None:
-        from .reporter import TrainingRun
-
-        run = _runs[trainer] = TrainingRun(trainer)
+        run = _runs[trainer] = TrainingRun(trainer, **tuner.iteration_placement())
         guarded("starting ClearML reporting", run.start)
     return run
 
@@ -65,8 +69,6 @@ def after_ddp_workers(trainer: Any) -> None:
     """In the launching process, once the workers are done: keep what they saved in the session."""
     run = _runs.get(trainer)
     if run is not None and guarded("starting ClearML reporting", run.ready) is not None:
-        from .offline_model import adopt_models_saved_by_children
-
         guarded("collecting the workers' output models", adopt_models_saved_by_children, run.out.task)
 
 
@@ -78,10 +80,8 @@ def on_train_failed(trainer: Any, error: BaseException) -> None:
 
 
 def on_export(exporter: Any, exported: Any) -> None:
-    """``model.export(...)`` finished: register the exported file (see :func:`reporter.register_export`)."""
+    """``model.export(...)`` finished: register the exported file (see :func:`register_export`)."""
     if exported and _reporting_rank():
-        from .reporter import register_export
-
         guarded("registering the exported model", register_export, exporter, exported)
 
 
@@ -91,8 +91,6 @@ def with_remote_overrides(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
     An invalid edited value raises (fail fast); the shim's own failures are guarded as usual.
     """
     from ultralytics.utils import DEFAULT_CFG
-
-    from . import remote_overrides
 
     names = ("cfg", "overrides", "_callbacks")
     bound = {**dict(zip(names, args)), **kwargs}
@@ -121,6 +119,4 @@ def on_validator_event(validator: Any, event: str | None) -> None:
             guarded("reporting validation samples", run.val_end, validator)
             return
     if not getattr(validator, "training", False):
-        from .reporter import report_standalone_validation
-
         guarded("reporting a standalone validation", report_standalone_validation, validator)
