@@ -26,6 +26,11 @@ parser.add_argument("--odd-metrics", action="store_true", help="add NaN, inf and
 parser.add_argument("--clearml-subprocess", action="store_true", help="keep ClearML's forked reporting process")
 parser.add_argument("--exit-code", type=int, default=0, help="sys.exit with this code at the end")
 parser.add_argument("--clearml-threads", action="store_true", help="ClearML reports from threads, without the shim")
+parser.add_argument("--nan-epoch", type=int, default=None, help="force Ultralytics' NaN recovery at this epoch")
+parser.add_argument("--hold-setup", action="store_true", help="hold the setup until trainer.stop is set (max 60 s)")
+parser.add_argument("--time", type=float, default=None, help="Ultralytics' time= (hours)")
+parser.add_argument("--batch", type=int, default=8)
+parser.add_argument("--nbs", type=int, default=64)
 opts = parser.parse_args()
 
 if opts.shim_import == "before":
@@ -92,11 +97,45 @@ if opts.odd_metrics:
 
     model.add_callback("on_fit_epoch_end", _odd_metrics)
 
+if opts.nan_epoch is not None:  # as Ultralytics' own test_nan_recovery: a NaN loss in the epoch's first pass
+    passes = {}
+
+    def _count_pass(trainer):
+        passes[trainer.epoch] = passes.get(trainer.epoch, 0) + 1
+
+    def _poison(trainer):
+        if trainer.epoch == opts.nan_epoch and passes.get(trainer.epoch) == 1:
+            trainer.loss = trainer.loss * float("nan")
+
+    model.add_callback("on_train_epoch_start", _count_pass)
+    model.add_callback("on_train_batch_end", _poison)
+    from ultralytics.engine.trainer import BaseTrainer
+
+    print(f"NAN_RECOVERY={hasattr(BaseTrainer, '_handle_nan_recovery')}", flush=True)
+
+if opts.hold_setup:  # a slow dataset check: Ultralytics' setup (detect) waits here until a stop is asked for
+    from ultralytics.models.yolo.detect import DetectionTrainer
+
+    _plot_labels = DetectionTrainer.plot_training_labels
+
+    def _held(self):
+        print("SETUP_HELD", flush=True)
+        deadline = time.monotonic() + 60
+        while not self.stop and time.monotonic() < deadline:
+            time.sleep(0.1)
+        print(f"SETUP_RELEASED stop={self.stop}", flush=True)
+        return _plot_labels(self)
+
+    DetectionTrainer.plot_training_labels = _held
+
+extra_args = {"time": opts.time} if opts.time is not None else {}
 model.train(
+    **extra_args,
     data=opts.data,
     epochs=opts.epochs,
     imgsz=64 if opts.task == "detect" else 32,
-    batch=8,
+    batch=opts.batch,
+    nbs=opts.nbs,
     device="cpu",
     workers=0,
     project=opts.project or opts.out,
@@ -115,7 +154,7 @@ if opts.user_task:
     bound = {"pytorch": PatchPyTorchModelIO._current_task, "matplotlib": PatchedMatplotlib._current_task}
     print("BINDINGS=" + json.dumps({name: task is not None for name, task in bound.items()}), flush=True)
 print(f"SAVE_DIR={model.trainer.save_dir}", flush=True)
-used = {k: getattr(model.trainer.args, k) for k in ("epochs", "lr0", "patience", "batch")}
+used = {k: getattr(model.trainer.args, k) for k in ("epochs", "lr0", "patience", "batch", "optimizer")}
 print("ARGS=" + json.dumps(used), flush=True)
 if opts.print_task_id:
     from clearml import Task

@@ -16,10 +16,11 @@ EVENTS_PAGE = 500  # events per events.get_task_events call (the server's defaul
 
 @dataclass
 class Holdings:
-    """What a Task already holds: event keys (as :class:`OnceLogger` makes them), output model
-    names, and hyperparameter sections."""
+    """What a Task already holds: event keys (as :class:`OnceLogger` makes them) and the values of
+    its scalars and single values, output model names, and hyperparameter sections."""
 
     events: set[tuple] = field(default_factory=set)
+    values: dict[tuple, float] = field(default_factory=dict)
     models: set[str] = field(default_factory=set)
     sections: set[str] = field(default_factory=set)
 
@@ -50,10 +51,14 @@ def holdings(task: Any, page: int = EVENTS_PAGE) -> Holdings:
                 task=task.id, event_type=event_type, batch_size=page, scroll_id=scroll_id
             )
             reply = task.send(request).response
-            keys = {_event_key(e) for e in reply.events or []} - {None}
-            if not keys or keys <= held.events:  # the end (or a server that repeats itself)
+            keyed = {_event_key(e): e for e in reply.events or []}
+            keyed.pop(None, None)
+            if not keyed or keyed.keys() <= held.events:  # the end (or a server that repeats itself)
                 break
-            held.events |= keys
+            held.events |= keyed.keys()
+            held.values.update(
+                (k, float(e["value"])) for k, e in keyed.items() if isinstance(e.get("value"), (int, float))
+            )
             scroll_id = reply.scroll_id
     task.reload()
     held.models = {model.name for model in task.models["output"]}  # the models' names, not their keys in the Task

@@ -34,6 +34,20 @@ def _number(value: Any, what: str) -> float | None:
     return number
 
 
+def _same(held: Any, content: Any) -> bool:
+    """Whether a repeat carries what was sent: numbers to the precision results.csv keeps (5 or 6
+    significant digits), anything else exactly."""
+    if isinstance(held, float) and isinstance(content, float):
+        return math.isclose(held, content, rel_tol=1e-4, abs_tol=1e-9)
+    return held == content
+
+
+def _signature(path: Path) -> tuple[int, int]:
+    """What tells a rewritten file from the one reported: its modification time and size."""
+    stat = path.stat()
+    return stat.st_mtime_ns, stat.st_size
+
+
 class _PlotLogger:
     """A ClearML Logger for the interactive plots: each ``report_*`` call counts as a plot of a
     Delivery, and its title (every ``report_*``'s first parameter) gets the training's label."""
@@ -61,6 +75,12 @@ class _PlotLogger:
 class OnceLogger:
     """What one training (or one validation) reports to a ClearML Task; its repeats are dropped.
 
+    The rule for a repeat of a (kind, title, series, iteration) key: never twice in one *pass*; in
+    a later pass (:meth:`new_pass`: Ultralytics ran an epoch again, after a NaN recovery, say) it
+    is sent again when what it carries changed (a value, a rewritten image file), and the server
+    keeps the last report of a key. So the Task ends up showing what the pass that counted wrote.
+    What a Task already holds (``sync``) counts as an earlier pass (:meth:`already_reported`).
+
     Every event call only queues the event for ClearML's own reporting thread. The
     :class:`Delivery` counts what was reported and runs the blocking calls. ``label`` tells this
     training apart in a Task that holds several (see :func:`reporter_for`): it is appended to every
@@ -74,33 +94,43 @@ class OnceLogger:
         self.delivery = Delivery(task)
         self._raw = task.get_logger()
         self.logger = _PlotLogger(self._raw, self.delivery, self._suffix)
-        self._seen: set[tuple] = set()
+        self._seen: dict[tuple, tuple[int, Any]] = {}  # key -> (the pass that last sent it, what it carried)
+        self._pass = 0
 
-    def already_reported(self, keys: Iterable[tuple]) -> None:
-        """Events the Task already holds (``sync`` completing a Task): they are not sent again.
+    def already_reported(self, keys: Iterable[tuple], values: dict[tuple, float] | None = None) -> None:
+        """Events the Task already holds (``sync`` completing a Task), as an earlier pass: they are
+        not sent again, but a scalar whose held value (``values``) differs is.
 
         Keys as the report methods make them: ``("scalar", title, series, iteration)``,
         ``("single", name)``, ``("image", title, series, iteration)``, ``("plot", title)``.
         """
-        self._seen.update(keys)
+        values = values or {}
+        self._seen.update((key, (-1, values.get(key))) for key in keys)
 
-    def _first(self, key: tuple) -> bool:
-        if key in self._seen:
+    def new_pass(self) -> None:
+        """What follows is a new pass over iterations already reported: a key reported before is
+        sent again if what it carries changed (see the class docstring)."""
+        self._pass += 1
+
+    def _first(self, key: tuple, content: Any) -> bool:
+        """Whether to send ``key`` carrying ``content`` now."""
+        seen = self._seen.get(key)
+        if seen is not None and seen[0] == self._pass:
             return False
-        self._seen.add(key)
-        return True
+        self._seen[key] = (self._pass, content)
+        return seen is None or (seen[1] is not None and not _same(seen[1], content))
 
     def scalar(self, title: str, series: str, value: Any, iteration: int) -> None:
         number = _number(value, f"{title}/{series}")
         series += self._suffix
-        if number is not None and self._first(("scalar", title, series, int(iteration))):
+        if number is not None and self._first(("scalar", title, series, int(iteration)), number):
             self._raw.report_scalar(title, series, number, iteration=int(iteration))
             self.delivery.count("scalars")
 
     def single(self, name: str, value: Any) -> None:
         number = _number(value, name)
         name += self._suffix
-        if number is not None and self._first(("single", name)):
+        if number is not None and self._first(("single", name), number):
             self._raw.report_single_value(name, number)
             self.delivery.count("scalars")
 
@@ -110,7 +140,7 @@ class OnceLogger:
             match = _BATCH.search(f.name)
             series = (f.name.replace(match.group(), "") if match else f.name) + self._suffix
             iteration = int(match.group(1)) if match else 0
-            if f.exists() and self._first(("image", title, series, iteration)):
+            if f.exists() and self._first(("image", title, series, iteration), _signature(f)):
                 self._raw.report_image(title=title, series=series, local_path=str(f), iteration=iteration)
                 self.delivery.count("images")
 
@@ -122,7 +152,7 @@ class OnceLogger:
         sends the saved file itself, through ClearML's asynchronous upload.
         """
         title += self._suffix
-        if path.exists() and self._first(("plot", title)):
+        if path.exists() and self._first(("plot", title), _signature(path)):
             self._raw._report_image_plot_and_upload(title=title, series=PLOT_SERIES, path=str(path), iteration=0)
             self.delivery.count("plots")
 

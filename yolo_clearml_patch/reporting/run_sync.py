@@ -148,7 +148,10 @@ def sync_run(target: Target, project: str | None = None, advance: Callable[[int]
         run_record.write(run.path, task, server_of(task))
     held = target.held if target.held is not None and task.id == target.task_id else Holdings()
     out = reporter_for(task, run.name)
-    out.already_reported(held.events)
+    # results.csv is the truth for its own columns: a held per-epoch value that disagrees with it is sent again
+    epochs = {run.epoch_of(row) for row in run.rows}
+    truth = {k: v for k, v in held.values.items() if k[0] == "scalar" and k[2] in run.columns and k[3] in epochs}
+    out.already_reported(held.events, truth)
     if "General" not in held.sections:
         out.delivery.submit("recording the hyperparameters", task.connect, dict(run.args), "General")
     _report_epochs(out, run, advance)

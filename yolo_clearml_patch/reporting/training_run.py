@@ -14,23 +14,16 @@ from ..base import run_record, settings
 from ..base.guard import guarded
 from ..base.log import logger
 from ..clearml_side import exit_guard
-from ..clearml_side.offline_model import register_output_model
 from ..clearml_side.offline_policy import server_of
 from ..clearml_side.once_logger import OnceLogger, reporter_for
-from ..clearml_side.own_tasks import claim_for_training, close_task, created_by_shim, tell_clearml_at_exit
+from ..clearml_side.own_tasks import claim_for_training, close_task, created_by_shim
 from ..clearml_side.task_choice import task_for
-from .run_outputs import label_enumeration, mosaic_files, validation_files
+from . import resolved_args, training_models
+from .abort import AbortWatch
+from .run_outputs import mosaic_files, validation_files
 from .summary import finish_report
 from .upstream_titles import metric_title
 from .validation_report import finished_validation
-
-
-def _keeps_checkpoints(trainer: Any) -> bool:
-    """``save_period > 0``: Ultralytics keeps ``epochN.pt`` checkpoints, and the shim registers them."""
-    return (getattr(trainer, "save_period", 0) or 0) > 0
-
-
-ABORT_CALLBACK_TIMEOUT = 7 * 24 * 3600.0  # ClearML kills the process when an abort callback returns or times out
 
 
 class TrainingRun:
@@ -50,6 +43,10 @@ class TrainingRun:
         self._lock = threading.Lock()
         self._pending: list[tuple[str, Callable[[OnceLogger], None]]] = []  # reports made before the Task existed
         self._replayed = False  # the start is over: reports go out at once (or nowhere, with no Task)
+        self.abort = AbortWatch(trainer, self._ended)
+        self._asked: dict[str, Any] = {}  # the args as the training started ("General")
+        self._resolved_sent: dict[str, Any] = {}  # what "Resolved" holds
+        self._last_epoch: int | None = None  # the last epoch whose on_train_epoch_end was seen
 
     @property
     def trainer(self) -> Any:
@@ -65,6 +62,7 @@ class TrainingRun:
         if self._started:
             return
         self._started = True
+        self._asked = dict(vars(self.trainer.args))  # now, on the training thread: before Ultralytics changes any
         exit_guard.watch_sigterm()
         self._starting = threading.Thread(
             target=self._start_in_background, name="yolo_clearml_patch-start", daemon=True
@@ -145,43 +143,25 @@ class TrainingRun:
         self.out = out = reporter_for(task, name)
         section = f"General [{out.label}]" if out.label else "General"
         # a copy: ClearML never writes into the args; off the training thread, as every blocking call
-        out.delivery.submit("recording the hyperparameters", task.connect, dict(vars(args)), section)
+        out.delivery.submit("recording the hyperparameters", task.connect, dict(self._asked), section)
         if created_by_shim(task) and not task.is_offline():
-            guarded(
-                "watching for an abort in ClearML", task.register_abort_callback, self._aborted, ABORT_CALLBACK_TIMEOUT
-            )
-
-    def _aborted(self) -> None:
-        """ClearML's abort callback (its own thread): the Task was stopped in ClearML (UI, API).
-
-        Instead of ClearML's default, killing the process, the training stops as Ultralytics stops
-        it (``trainer.stop``): the final validation runs, the models are registered, ``train()``
-        returns and the program goes on. The Task shows running until then, and ends ``stopped``.
-        ClearML kills the process once this callback returns, so after a stop it never returns (its
-        thread ends with the process).
-        Outside a training it returns at once, and ClearML's default applies.
-        """
-        trainer = self.trainer
-        if trainer is None or self._ended.is_set():
-            return
-        logger().warning(
-            "the ClearML Task was aborted: the training stops after this epoch (final validation and models follow)"
-        )
-        task = self.out.task
-        tell_clearml_at_exit(remote_user_aborted=True)  # ClearML then marks the Task stopped, at the end
-        trainer.stop = True
-        # running again until then: ClearML adds no model to a stopped Task, and the models come last
-        guarded("keeping the aborted Task open for its final models", task.mark_started, True)
-        threading.Event().wait()
+            self.abort.watch(task)
 
     def train_epoch_end(self) -> None:
+        """The epoch's losses and learning rates; the Mosaic after epoch 1. An epoch Ultralytics runs
+        again (NaN recovery) starts a new pass: what it reports replaces what the discarded pass did."""
         trainer = self.trainer
         epoch = trainer.epoch
+        repeated = self._last_epoch is not None and epoch <= self._last_epoch
+        self._last_epoch = epoch
         mosaic = self._mosaic_files() if epoch == 1 else []
         losses = trainer.label_loss_items(trainer.tloss, prefix="train")
         rates = dict(getattr(trainer, "lr", None) or {})
+        self._resolve()
 
         def report(out: OnceLogger) -> None:
+            if repeated:
+                out.new_pass()
             out.debug_samples(mosaic, "Mosaic")
             for k, v in losses.items():
                 out.scalar("train", k, v, epoch)
@@ -214,11 +194,9 @@ class TrainingRun:
 
     def model_save(self) -> None:
         """A periodic checkpoint (``save_period > 0``) is registered with its epoch."""
-        trainer = self.trainer
-        checkpoint = Path(trainer.wdir) / f"epoch{trainer.epoch}.pt"
-        if _keeps_checkpoints(trainer) and trainer.epoch % trainer.save_period == 0 and checkpoint.exists():
-            job = (checkpoint, f"{trainer.args.name}_epoch{trainer.epoch}", trainer.epoch, self._labels())
-            self._send("registering a checkpoint", lambda out: self._register(out, *job))
+        job = training_models.checkpoint_job(self.trainer)
+        if job is not None:
+            self._send("registering a checkpoint", lambda out: training_models.register(out, *job))
 
     def val_end(self, validator: Any) -> None:
         files = validation_files(validator.save_dir)
@@ -232,7 +210,8 @@ class TrainingRun:
             guarded("reporting Mosaic samples", self._mosaic)
         plots = [*trainer.plots, *(getattr(validator, "plots", {}) or {})]
         finished_validation(out, validator, plots, trainer.save_dir, trainer.epoch)
-        guarded("registering the output models", self._output_models, trainer)
+        guarded("registering the output models", training_models.register_final_models, out, trainer)
+        guarded("recording the values Ultralytics used", self._resolve)
         finish_report(out, trainer.save_dir, run_dir=trainer.save_dir)
         self._ended.set()
 
@@ -250,6 +229,20 @@ class TrainingRun:
         if not close_task(task, error):
             logger().warning(f"ClearML could not mark Task {task.id} failed within {settings.flush_timeout():g} s")
 
+    def _resolve(self) -> None:
+        """Send the args Ultralytics changed since the start to "Resolved" (see :mod:`.resolved_args`)."""
+        changed = resolved_args.resolved(self._asked, vars(self.trainer.args), self._resolved_sent)
+        if not changed:
+            return
+        self._resolved_sent.update(changed)
+
+        def report(out: OnceLogger) -> None:
+            section = f"{resolved_args.SECTION} [{out.label}]" if out.label else resolved_args.SECTION
+            parameters = resolved_args.as_parameters(changed, section)
+            out.delivery.submit("recording the values Ultralytics used", out.task.update_parameters, parameters)
+
+        self._send("recording the values Ultralytics used", report)
+
     def _mosaic_files(self) -> list[Path]:
         return mosaic_files(self.trainer.save_dir)
 
@@ -257,21 +250,3 @@ class TrainingRun:
         """Mosaic samples: after epoch 1 as upstream, and at train end any that were not there yet
         (a 1-epoch run, or an image still being written by Ultralytics' plotting thread)."""
         self.out.debug_samples(self._mosaic_files(), "Mosaic")
-
-    def _labels(self) -> dict[str, int] | None:
-        return label_enumeration(getattr(self.trainer, "data", {}).get("names"))
-
-    def _output_models(self, trainer: Any) -> None:
-        """``last.pt`` too when checkpoints are kept (``save_period > 0``); ``best.pt`` is the final model."""
-        last, best = Path(trainer.last), Path(trainer.best)
-        if _keeps_checkpoints(trainer) and last.exists():
-            self._register(self.out, last, f"{trainer.args.name}_last", trainer.epoch, self._labels())
-        final = best if best.exists() else last
-        if final.exists():
-            self._register(self.out, final, str(trainer.args.name), trainer.epoch, self._labels())
-
-    def _register(self, out: OnceLogger, weights: Path, name: str, iteration: int, labels: Any) -> None:
-        """Register ``weights`` as an output model, on the Delivery's worker (an upload can block)."""
-        stored_as = f"{out.label}_{weights.name}" if out.label else None  # best.pt of two trainings in one Task
-        job = (register_output_model, out.task, weights, name, iteration, stored_as, labels)
-        out.delivery.submit(f"registering {name}", *job, kind="models")

@@ -42,7 +42,14 @@ def _started_run(trainer: Any) -> Any:
 
 
 def on_trainer_event(trainer: Any, event: str | None) -> None:
-    """Report a trainer event, if it is one the shim reports; never raises (except in strict mode)."""
+    """Report a trainer event, if it is one the shim reports; never raises (except in strict mode).
+
+    After every event, a stop asked for in ClearML is set again on the trainer: Ultralytics resets
+    its flag (``_setup_train``, and each optimizer step with ``time=``), and reads it after events.
+    """
+    run = _runs.get(trainer)
+    if run is not None:
+        run.abort.hold(trainer)
     handler = _HANDLERS.get(event or "")
     if handler is None or launches_ddp(trainer) or not _reporting_rank():
         return
