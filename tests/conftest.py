@@ -207,3 +207,16 @@ def start_training(datasets, child_env, home, tmp_path):
         if popen.poll() is None:
             os.kill(popen.pid, signal.SIGKILL)
             popen.wait(10)
+
+
+AGENT_VERSION = "3.0.3"  # clearml-agent from PyPI, in a venv of its own (it pins older requests)
+
+
+@pytest.fixture(scope="session")
+def clearml_agent(tmp_path_factory) -> Path:
+    """The real clearml-agent, installed from the package registry into a throwaway venv."""
+    venv = tmp_path_factory.mktemp("clearml-agent") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", f"clearml-agent=={AGENT_VERSION}"]
+    subprocess.run(pip, check=True, timeout=600, capture_output=True)
+    return venv / "bin" / "clearml-agent"

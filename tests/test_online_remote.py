@@ -7,14 +7,11 @@ import json
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from conftest import SCRIPTS, TRAIN_TIMEOUT
 from server_task import ServerTask
 from test_online import only_task
-
-AGENT_VERSION = "3.0.3"  # clearml-agent from PyPI, in a venv of its own (it pins older requests)
 
 
 def _edited_task(train, server, edits: dict[str, str]) -> str:
@@ -49,16 +46,6 @@ def test_an_edited_value_is_never_evaluated_and_stops_the_run(train, clearml_ser
     assert f"ClearML parameter General/{param} has an invalid value" in result.proc.stderr
     assert not marker.exists()
     assert not (tmp_path / "runs" / "detect" / "results.csv").exists()  # stopped before training
-
-
-@pytest.fixture(scope="session")
-def clearml_agent(tmp_path_factory) -> Path:
-    """The real clearml-agent, installed from the package registry into a throwaway venv."""
-    venv = tmp_path_factory.mktemp("clearml-agent") / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", f"clearml-agent=={AGENT_VERSION}"]
-    subprocess.run(pip, check=True, timeout=600, capture_output=True)
-    return venv / "bin" / "clearml-agent"
 
 
 def test_clearml_agent_execute_runs_the_edited_task(clearml_agent, clearml_server, child_env, datasets, tmp_path):

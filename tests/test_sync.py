@@ -186,7 +186,7 @@ def test_a_published_task_is_refused(run_dir, child_env, clearml_server, tmp_pat
     env = {**child_env, **clearml_server.env()}
     assert sync([str(run_dir)], env, tmp_path).returncode == 0
     task = only_task(clearml_server)
-    clearml_server.state.handle_as_ui("tasks.update", {"task": task.task_id, "status": "published"})
+    clearml_server.state.handle_as_ui("tasks.publish", {"task": task.task_id})  # the UI's Publish
     received = sum(clearml_server.state.event_receipts.values())
     proc = sync([str(run_dir), "--task", task.task_id], env, tmp_path)
     assert proc.returncode == 2 and "is published" in proc.stderr, proc.stderr[-3000:]

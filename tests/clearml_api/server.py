@@ -6,7 +6,11 @@ tests read directly. Faults apply to both servers at once, as when the machine b
 
 - ``down()``: nothing listens (connection refused) until ``up()``, on the same ports;
 - ``hang()``: connections are accepted and never answered;
-- ``fail(status, count)``: error replies (e.g. 503, 500), for ``count`` requests or until changed;
+- ``fail(status, count)``: error replies (e.g. 503, which the SDK retries, or 500, which it does not), for
+  ``count`` requests or until changed;
+- ``lose_replies(count)``: the next ``count`` API calls are applied, then their connection is dropped
+  unanswered (the case in which a client's retry makes a duplicate);
+- ``expire_tokens()``: every token issued so far is expired (401/30): the SDK logs in again;
 - ``slow(seconds)``: every reply is delayed;
 - ``die_after(n)``: goes down after ``n`` more API calls;
 - ``up()``: back to normal, keeping everything it holds (like a restarted server with its databases).
@@ -20,14 +24,19 @@ import email.policy
 import http.server
 import json
 import socket
+import tempfile
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import unquote, urlparse
 
 from .api import ApiError, ClearMLState
+from .auth import API_VERSION
+from .files import FileServer
 
 ACCESS_KEY = "test-access-key"
 SECRET_KEY = "test-secret-key-not-for-logs"
@@ -42,14 +51,19 @@ class _Faults:
         self.delay = 0.0
         self.die_after: int | None = None
         self.die_on: str | None = None
+        self.lose_left = 0
         self.released = threading.Event()
 
 
 class ClearMLTestServer:
     """API server + file server; see the module docstring for the fault switches."""
 
-    def __init__(self) -> None:
-        self.state = ClearMLState(ACCESS_KEY, SECRET_KEY)
+    def __init__(self, state_dir: Path | None = None) -> None:
+        """``state_dir``: where the uploads are kept (a temporary folder, removed at ``stop()``, if None)."""
+        self._tmp = None if state_dir is not None else tempfile.TemporaryDirectory(prefix="clearml-test-server-")
+        root = Path(state_dir) if state_dir is not None else Path(self._tmp.name)
+        self.state = ClearMLState(ACCESS_KEY, SECRET_KEY, root / "files")
+        self.file_server = FileServer(self.state.files, self.state)
         self.faults = _Faults()
         self.requests_seen = 0
         self._servers: dict[str, http.server.ThreadingHTTPServer] = {}
@@ -97,7 +111,14 @@ class ClearMLTestServer:
         self._threads.append(thread)
 
     def stop(self) -> None:
-        """Stop listening and drop every open connection (also what ``down()`` does)."""
+        """Stop listening, drop every open connection, and remove a temporary upload folder."""
+        self._close()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def _close(self) -> None:
+        """Stop listening and drop every open connection (what ``down()`` does)."""
         self.faults.released.set()  # hanging handlers give up their connections
         for server in self._servers.values():
             server.shutdown()
@@ -113,7 +134,7 @@ class ClearMLTestServer:
     def down(self) -> None:
         """Connection refused from now on, until ``up()``."""
         if self._listening:
-            self.stop()
+            self._close()
 
     def up(self) -> None:
         """Normal service again, on the same ports, with everything kept."""
@@ -142,6 +163,16 @@ class ClearMLTestServer:
         """Go down as the next ``endpoint`` call arrives (it gets no answer), e.g. "models.create"."""
         with self.faults.lock:
             self.faults.die_on = endpoint
+
+    def lose_replies(self, count: int = 1) -> None:
+        """Apply the next ``count`` API calls, then drop their connections without an answer."""
+        with self.faults.lock:
+            self.faults.lose_left = count
+
+    def expire_tokens(self) -> None:
+        """Every token issued so far is expired from now on (401/30); new logins get valid ones."""
+        with self.state.lock:
+            self.state.tokens_expired_before = time.time()
 
     def die_after(self, requests: int) -> None:
         """Go down (connection refused) after ``requests`` more API calls."""
@@ -177,6 +208,14 @@ class ClearMLTestServer:
             return "drop"
         return None if mode == "up" else mode
 
+    def _reply_lost(self) -> bool:
+        """Whether this (applied) call's reply is to be lost."""
+        with self.faults.lock:
+            if self.faults.lose_left > 0:
+                self.faults.lose_left -= 1
+                return True
+        return False
+
     def _count_api_call(self, endpoint: str) -> bool:
         """Count one API call; False when the server goes down on it instead of answering."""
         with self.faults.lock:
@@ -211,56 +250,76 @@ def _handler(server: ClearMLTestServer, kind: str) -> type:
             self.end_headers()
             self.wfile.write(payload)
 
+        def _drop(self) -> None:
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+
         def _serve(self) -> None:
             body = self._body()
             fault = server._before_answer() if server._listening else "drop"
             if fault == "drop":
-                self.close_connection = True
-                with contextlib.suppress(OSError):
-                    self.connection.shutdown(socket.SHUT_RDWR)
+                self._drop()
                 return
             if fault == "fail":
-                self._reply(server.faults.status, b'{"meta": {"result_code": 503, "result_msg": "fault"}}')
+                status = server.faults.status
+                if kind == "api":
+                    self._meta(status, 0, "fault injected by the test server", "", "", {})
+                else:
+                    self._reply(status, b"fault injected by the test server", "text/plain")
                 return
             if kind == "api":
                 self._api(body)
             else:
                 self._files(body)
 
-        do_GET = do_POST = do_PUT = _serve  # noqa: N815
+        do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve  # noqa: N815
 
         # ---- API ------------------------------------------------------------------------------------
 
         def _api(self, raw: bytes) -> None:
             path = urlparse(self.path).path.strip("/")
             version, _, endpoint = path.rpartition("/")
+            version = version.lstrip("v")
             if not server._count_api_call(endpoint):
-                self.close_connection = True
-                with contextlib.suppress(OSError):
-                    self.connection.shutdown(socket.SHUT_RDWR)
+                self._drop()
                 return
             try:
                 if endpoint == "events.add_batch":
                     body: Any = [json.loads(line) for line in raw.decode().splitlines() if line.strip()]
                 else:
                     body = json.loads(raw) if raw.strip() else {}
-                data = server.state.handle(endpoint, body, self.headers.get("Authorization", ""))
-                self._meta(200, 0, "OK", endpoint, version, data)
+                data = server.state.handle(endpoint, body, self.headers.get("Authorization", ""), version or None)
             except ApiError as exc:
                 self._meta(exc.code, exc.subcode, exc.message, endpoint, version, {})
+                return
             except json.JSONDecodeError as exc:
-                self._meta(400, 0, f"Invalid JSON: {exc}", endpoint, version, {})
+                self._meta(400, 0, f"Failed to decode JSON object: {exc}", endpoint, version, {})
+                return
+            except Exception as exc:  # the real server answers 500 with the traceback (ServiceRepo.handle_call)
+                self._meta(500, 0, str(exc), endpoint, version, {}, stack=traceback.format_exc())
+                return
+            if server._reply_lost():
+                self._drop()
+                return
+            self._meta(200, 0, "OK", endpoint, version, data, stack="")
 
-        def _meta(self, code: int, subcode: int, msg: str, endpoint: str, version: str, data: dict) -> None:
-            requested = version.lstrip("v") or None
+        def _meta(
+            self, code: int, subcode: int, msg: str, endpoint: str, version: str, data: dict, stack: str | None = None
+        ) -> None:
+            call_id = uuid.uuid4().hex
             meta = {
-                "id": uuid.uuid4().hex,
-                "trx": uuid.uuid4().hex,
-                "endpoint": {"name": endpoint, "requested_version": requested, "actual_version": "2.23"},
+                "id": call_id,
+                "trx": self.headers.get("X-ClearML-Trx") or self.headers.get("X-Trains-Trx") or call_id,
+                "endpoint": {
+                    "name": endpoint,
+                    "requested_version": version or API_VERSION,
+                    "actual_version": "1.0" if server.state.handler(endpoint) else None,
+                },
                 "result_code": code,
                 "result_subcode": subcode,
                 "result_msg": msg,
-                "error_stack": None,
+                "error_stack": stack,
                 "error_data": {},
             }
             self._reply(code, json.dumps({"meta": meta, "data": data}).encode())
@@ -268,25 +327,34 @@ def _handler(server: ClearMLTestServer, kind: str) -> type:
         # ---- files ----------------------------------------------------------------------------------
 
         def _files(self, raw: bytes) -> None:
-            if self.command == "GET":
-                key = unquote(urlparse(self.path).path.lstrip("/"))
-                with server.state.lock:
-                    content = server.state.files.get(key)
-                if content is None:
-                    self._reply(404, b"not found", "text/plain")
+            path = unquote(urlparse(self.path).path.lstrip("/"))
+            headers = {k: v for k, v in self.headers.items()}
+            files = server.file_server
+            with server.state.lock:
+                if self.command in {"GET", "HEAD"}:
+                    status, payload, content_type = files.get(path, headers)
+                elif self.command == "DELETE":
+                    status, payload, content_type = files.delete(path, headers)
+                elif self.command == "POST" and path == "delete_many":
+                    status, payload, content_type = files.delete_many(raw, headers)
+                elif self.command == "POST":
+                    status, payload, content_type = files.upload(self._parts(raw), headers)
                 else:
-                    self._reply(200, content, "application/octet-stream")
+                    status, payload, content_type = 405, b"Method Not Allowed", "text/plain"
+            if self.command == "HEAD":
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
                 return
+            self._reply(status, payload, content_type)
+
+        def _parts(self, raw: bytes) -> list[tuple[str, bytes]]:
             header = f"Content-Type: {self.headers.get('Content-Type', '')}\r\n\r\n".encode()
             message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(header + raw)
-            stored = []
-            for part in message.iter_parts():
-                name = part.get_param("name", header="content-disposition")
-                if name:
-                    with server.state.lock:
-                        server.state.files[name.lstrip("/")] = part.get_payload(decode=True) or b""
-                    stored.append(name)
-            self._reply(200, json.dumps(stored).encode())
+            return [
+                (part.get_param("name", header="content-disposition") or "", part.get_payload(decode=True) or b"")
+                for part in message.iter_parts()
+            ]
 
     return Handler
 

@@ -121,9 +121,9 @@ if opts.hold_setup:  # a slow dataset check: Ultralytics' setup (detect) waits h
     def _held(self):
         print("SETUP_HELD", flush=True)
         deadline = time.monotonic() + 60
-        while not self.stop and time.monotonic() < deadline:
+        while not getattr(self, "stop", False) and time.monotonic() < deadline:
             time.sleep(0.1)
-        print(f"SETUP_RELEASED stop={self.stop}", flush=True)
+        print(f"SETUP_RELEASED stop={getattr(self, 'stop', False)}", flush=True)
         return _plot_labels(self)
 
     DetectionTrainer.plot_training_labels = _held
