@@ -6,7 +6,9 @@ how to restore Ultralytics' originals (:func:`when_turned_off`), so the switch n
 
 from __future__ import annotations
 
-from typing import Callable
+TYPE_CHECKING = False  # typing costs ~20 ms to import, and this module is on the cheap path
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 _on = False
 _undo: list[Callable[[], None]] = []
