@@ -409,10 +409,25 @@ def test_the_real_sdk_runs_an_optimizer_s_and_a_dataset_user_s_calls(child_env, 
     assert model is not None and model["last_metrics"][_md5("model metrics")][_md5("accuracy")]["value"] == 0.75
 
 
+def _standalone_command() -> list[str]:
+    """``python -m tests.clearml_api``, from the project root; by path where an installed package
+    named ``tests`` shadows the folder (the Ultralytics 8.3.0 wheel ships one)."""
+    where = subprocess.run(
+        [sys.executable, "-c", "import importlib.util as u; s = u.find_spec('tests'); print(s and s.origin)"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.strip()
+    if where in {"", "None"}:
+        return [sys.executable, "-m", "tests.clearml_api"]
+    return [sys.executable, str(REPO / "tests" / "clearml_api")]
+
+
 def test_standalone_mode_writes_its_address_and_ends_on_sigterm(tmp_path):
     state = tmp_path / "state"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.clearml_api", "--state-dir", str(state)],
+        [*_standalone_command(), "--state-dir", str(state)],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

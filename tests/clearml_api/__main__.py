@@ -1,4 +1,6 @@
 """``python -m tests.clearml_api --state-dir D``: the test server on its own, in the foreground.
+(``python tests/clearml_api --state-dir D`` too, where an installed package named ``tests`` shadows
+this folder: the Ultralytics 8.3.0 wheel ships one.)
 
 It writes ``D/server.json`` (``{"env": {CLEARML_API_HOST: ..., ...}}``: the variables that point the
 SDK, clearml-agent and ClearML's command-line tools at it), keeps its uploads under ``D/files``, and
@@ -10,10 +12,15 @@ from __future__ import annotations
 import argparse
 import json
 import signal
+import sys
 import threading
 from pathlib import Path
 
-from .server import ClearMLTestServer
+if __package__:
+    from .server import ClearMLTestServer
+else:  # run by path: import this folder as the package it is
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from clearml_api.server import ClearMLTestServer
 
 
 def main() -> None:
