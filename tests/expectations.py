@@ -22,6 +22,12 @@ def _monitor(key: tuple) -> bool:
     return str(key[1]).startswith(":monitor:")
 
 
+def _again_in_a_repeated_pass(key: tuple, repeated_epochs: frozenset) -> bool:
+    if not repeated_epochs:
+        return False
+    return (key[0] == "training_stats_scalar" and key[3] in repeated_epochs) or key[0] == "training_debug_image"
+
+
 def assert_complete(
     session: Any, run_dir: Path, plot_links: bool = True, synced: bool = False, repeated_epochs: frozenset = frozenset()
 ) -> None:
@@ -37,12 +43,13 @@ def assert_complete(
     from results.csv's ``time`` column (Ultralytics 8.4; 8.3 has none).
 
     ``repeated_epochs``: epochs Ultralytics ran twice (NaN recovery). Their scalars may come twice,
-    once per pass, never more (the server keeps the last); everything else still comes once.
+    once per pass, never more (the server keeps the last), and so may the samples the repeated pass
+    drew again (a Mosaic batch of that epoch); everything else still comes once.
     """
     again = {
         k: n
         for k, n in session.duplicates().items()
-        if not (k[0] == "training_stats_scalar" and k[3] in repeated_epochs) and not _monitor(k)
+        if not _again_in_a_repeated_pass(k, repeated_epochs) and not _monitor(k)
     }
     assert again == {}, f"reported twice: {again}"
     assert all(n <= 2 for n in session.duplicates().values()), session.duplicates()
