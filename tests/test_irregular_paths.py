@@ -13,7 +13,7 @@ from expectations import assert_complete, results_rows
 from server_task import ServerTask
 from test_online import only_task
 
-from yolo_clearml_patch.reporting.upstream_titles import final_eval_has_own_step
+from yolo_clearml_patch.reporting.upstream_titles import final_eval_has_own_step, metric_title
 
 NAN_EPOCH = 1  # Ultralytics cannot recover at its first epoch
 
@@ -56,7 +56,7 @@ def test_the_final_validation_has_its_own_step(nan_run_offline):
     nan_run_offline.assert_finished()
     rows = results_rows(nan_run_offline.run_dir)
     session = nan_run_offline.session
-    steps = session.scalars("metrics", "metrics/mAP50-95(B)")
+    steps = session.scalars(metric_title("metrics/mAP50-95(B)"), "metrics/mAP50-95(B)")
     if not final_eval_has_own_step():
         assert max(steps) == len(rows) - 1, steps
         pytest.skip("this Ultralytics reports the final validation at the last epoch's step")
