@@ -235,8 +235,7 @@ class QueuesService:
         return {}
 
     def _workers_get_all(self, body: dict) -> dict:
-        last_seen = body.get("last_seen") or 3600
-        workers = []
+        workers = []  # every live worker was seen within its timeout, far under last_seen's default hour
         for worker in self.live_workers():
             queues = [self.queues[q] for q in worker.get("queues") or [] if q in self.queues]
             worker["queues"] = [
@@ -252,5 +251,4 @@ class QueuesService:
                 task = self.tasks[worker["task"]["id"]]
                 worker["task"] = {**worker["task"], "running_time": 0, "last_iteration": task.get("last_iteration")}
             workers.append(worker)
-        del last_seen  # every live worker was seen within its timeout, far under the default hour
         return {"workers": workers}
