@@ -458,6 +458,7 @@ def test_standalone_mode_writes_its_address_and_ends_on_sigterm(tmp_path):
 
 AGENT_JOB = """
 from clearml import Task
+Task._report_subprocess_enabled = False  # threads, not a forked reporter: see scripts/sdk_conformance.py
 task = Task.init(project_name="agents", task_name="agent smoke")
 task.get_logger().report_scalar("done", "value", 1.0, iteration=0)
 print("AGENT_SMOKE_RAN")

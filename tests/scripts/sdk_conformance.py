@@ -11,6 +11,12 @@ from pathlib import Path
 from clearml import Dataset, OutputModel, Task
 
 work = Path(sys.argv[1])
+
+# Report from threads, as the shim's own Tasks do. ClearML's default on Linux forks a reporting process in
+# Task.init; the child inherits the parent's pooled keep-alive connections, and when both processes use one
+# socket at once, one reads the other's reply and waits for its own until the 300 s read timeout (measured
+# here: 12 of 37 runs stalled). A keep-alive server (the real one served by werkzeug, threaded) shows it.
+Task._report_subprocess_enabled = False
 result = {}
 
 # a Task that reports, as a training does
