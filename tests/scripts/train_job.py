@@ -31,6 +31,7 @@ parser.add_argument("--hold-setup", action="store_true", help="hold the setup un
 parser.add_argument("--time", type=float, default=None, help="Ultralytics' time= (hours)")
 parser.add_argument("--batch", type=int, default=8)
 parser.add_argument("--nbs", type=int, default=64)
+parser.add_argument("--queue", default=None, help="configure(queue=...): send the training to this ClearML queue")
 opts = parser.parse_args()
 
 if opts.shim_import == "before":
@@ -44,6 +45,11 @@ if opts.shim_import == "after":
     import yolo_clearml_patch  # noqa: F401
 
 print(f"UPSTREAM_CLEARML_ACTIVE={bool(SETTINGS['clearml'] and upstream.callbacks)}", flush=True)
+
+if opts.queue:
+    import yolo_clearml_patch
+
+    yolo_clearml_patch.configure(queue=opts.queue)
 
 if opts.user_task:
     from clearml import Task

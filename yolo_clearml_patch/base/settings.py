@@ -15,6 +15,7 @@ TIMEOUT_VAR = "YOLO_CLEARML_SERVER_TIMEOUT"
 FLUSH_VAR = "YOLO_CLEARML_FLUSH_TIMEOUT"
 FORCE_VAR = "YOLO_CLEARML_PATCH_FORCE"
 REMOTE_VAR = "YOLO_CLEARML_REMOTE_OVERRIDES"
+QUEUE_VAR = "YOLO_CLEARML_QUEUE"
 DEFAULT_SERVER_TIMEOUT = 10.0
 DEFAULT_FLUSH_TIMEOUT = 30.0
 
@@ -120,6 +121,25 @@ def remote_overrides() -> bool:
     return env_flag(REMOTE_VAR, False)
 
 
+def parse_queue(name: str, raw: object) -> str | None:
+    """A ClearML queue name; empty or None means "train here"."""
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        raise ConfigurationError(f"{name}={raw!r} is not understood; expected a queue name, e.g. gpu")
+    value = raw.strip()
+    if any(ch in value for ch in "\n\r\t"):
+        raise ConfigurationError(f"{name}={raw!r} is not understood; a queue name is one line")
+    return value or None
+
+
+def queue() -> str | None:
+    """The ClearML queue a training is sent to instead of training here (None: train here)."""
+    if "queue" in _overrides:
+        return _overrides["queue"]  # type: ignore[return-value]
+    return parse_queue(QUEUE_VAR, os.environ.get(QUEUE_VAR, ""))
+
+
 def project() -> str | None:
     """A ClearML project name that overrides the one derived from the trainer's ``project`` arg."""
     value = _overrides.get("project")
@@ -144,12 +164,13 @@ _VALIDATORS = {
     "flush_timeout": lambda v: parse_timeout("configure(flush_timeout=...)", v),
     "project": lambda v: None if v is None else str(v),
     "tags": _check_tags,
+    "queue": lambda v: parse_queue("configure(queue=...)", v),
 }
 
 
 def configure(**settings: object) -> None:
     """Set shim settings in this process: ``strict``, ``offline``, ``server_timeout``, ``flush_timeout``,
-    ``project``, ``tags``."""
+    ``project``, ``tags``, ``queue``."""
     unknown = sorted(set(settings) - set(_VALIDATORS))
     if unknown:
         raise TypeError(f"configure() got unknown setting(s) {unknown}; valid: {sorted(_VALIDATORS)}")

@@ -2,7 +2,8 @@
 
 Prints one line per fact and exits non-zero when a training would not be reported (or its
 reporting would be lost): clearml missing, versions out of range, the kill switch, a malformed
-setting, or no way to reach a server while offline recording is forbidden.
+setting, no way to reach a server while offline recording is forbidden, or a queue to send
+trainings to that cannot be used.
 """
 
 from __future__ import annotations
@@ -105,6 +106,32 @@ def _clearml(report: Report) -> None:
         report.problem("clearml server", f"{host} does not answer within {timeout:g} s and YOLO_CLEARML_OFFLINE=0")
 
 
+def _queue(report: Report) -> None:
+    """The queue trainings are sent to: set, existing, and how many agents listen on it."""
+    try:
+        name = settings.queue()
+    except settings.ConfigurationError as exc:
+        report.problem(settings.QUEUE_VAR, str(exc))
+        return
+    if name is None:
+        report.line("queue", f"none: trainings run here ({settings.QUEUE_VAR} or --queue sends them to an agent)")
+        return
+    from ..clearml_side.remote_launch import queue_ready, running_on_an_agent
+
+    if running_on_an_agent():
+        report.line("queue", f"{name!r} ignored: this process runs on a clearml-agent")
+        return
+    try:
+        state = queue_ready(name)
+    except settings.ConfigurationError as exc:
+        report.problem("queue", str(exc))
+        return
+    except Exception as exc:
+        report.problem("queue", f"cannot read queue {name!r} from the server: {type(exc).__name__}: {exc}")
+        return
+    report.line("queue", f"trainings are sent to {state.describe()}")
+
+
 def _ultralytics(report: Report) -> None:
     """The built-in callback and the methods that will be patched."""
     from ultralytics.utils import SETTINGS
@@ -134,6 +161,7 @@ def main() -> int:
     _switch(report)
     if compat.installed_version("clearml") is not None:
         _clearml(report)
+        _queue(report)
     if versions_ok:
         _ultralytics(report)
     if os.environ.get(settings.STRICT_VAR):

@@ -12,11 +12,13 @@ import sys
 
 from ..activation import activate_from_environment
 from ..clearml_side.exit_guard import record_exit
+from ..clearml_side.remote_launch import set_program
 
 
 def main(argv: list[str]) -> None:
     """Run ``argv`` (a script, ``-m module`` or ``yolo ...``) with the shim on; exits the way it exits."""
     activate_from_environment()
+    set_program(argv)  # a training sent to a queue runs this same command on the agent
     try:
         _run(argv)
     except SystemExit as exc:  # the exit guard exits with this code if ClearML holds the exit up

@@ -6,11 +6,18 @@ the Task ends ``stopped``. The request is the shim's own state (:attr:`AbortWatc
 does not rely on Ultralytics' flag, which Ultralytics resets: ``_setup_train`` sets
 ``stop = False``, and with ``time=`` every optimizer step assigns it. The Ultralytics side
 re-applies it after every trainer event (:meth:`AbortWatch.hold`).
+
+On a clearml-agent the agent owns the Task's status: it marks the Task stopped once ClearML's abort
+callback has completed, and ClearML then ends the process. So there the callback returns once the
+training has ended and reported (final validation, models), and the training thread waits for
+ClearML to end the process (:meth:`AbortWatch.hand_over`); code after ``train()`` does not run, as
+with ClearML's own abort on an agent.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 import weakref
 from typing import Any
 
@@ -19,14 +26,16 @@ from ..base.log import logger
 from ..clearml_side.own_tasks import tell_clearml_at_exit
 
 ABORT_CALLBACK_TIMEOUT = 7 * 24 * 3600.0  # ClearML kills the process when an abort callback returns or times out
+HAND_OVER_MARGIN = 30.0  # s beyond the flush bound that the training thread waits for ClearML to end the process
 
 
 class AbortWatch:
     """Whether ClearML asked one training to stop, and what answers that."""
 
-    def __init__(self, trainer: Any, ended: threading.Event) -> None:
+    def __init__(self, trainer: Any, ended: threading.Event, on_agent: bool = False) -> None:
         self._trainer = weakref.ref(trainer)
         self._ended = ended
+        self._on_agent = on_agent
         self.requested = False
         self._task: Any = None
 
@@ -56,6 +65,22 @@ class AbortWatch:
         tell_clearml_at_exit(remote_user_aborted=True)  # ClearML then marks the Task stopped, at the end
         self.requested = True
         trainer.stop = True
+        if self._on_agent:  # the Task stays running ("stopping") until the agent stops it, after this returns
+            self._ended.wait()
+            return
         # running again until then: ClearML adds no model to a stopped Task, and the models come last
         guarded("keeping the aborted Task open for its final models", self._task.mark_started, True)
         threading.Event().wait()
+
+    @property
+    def hands_over(self) -> bool:
+        """Whether ClearML ends this process once the training has reported (an abort on an agent)."""
+        return self.requested and self._on_agent
+
+    def hand_over(self, bound: float) -> None:
+        """At the end of an aborted training on an agent, once everything is reported: ClearML marks
+        its abort callback completed and ends the process (the agent then marks the Task stopped);
+        the training thread waits for that, at most ``bound`` + a margin, then goes on."""
+        if self.hands_over:
+            logger().warning("aborted in ClearML: the agent ends this process now that the training is reported")
+            time.sleep(bound + HAND_OVER_MARGIN)

@@ -4,6 +4,7 @@ lifecycle points reports, under the same titles as upstream's ClearML callback, 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import traceback
 import weakref
@@ -17,6 +18,7 @@ from ..clearml_side import exit_guard
 from ..clearml_side.offline_policy import server_of
 from ..clearml_side.once_logger import OnceLogger, reporter_for
 from ..clearml_side.own_tasks import claim_for_training, close_task, created_by_shim
+from ..clearml_side.remote_launch import running_on_an_agent
 from ..clearml_side.task_choice import task_for
 from . import resolved_args, training_models
 from .abort import AbortWatch
@@ -43,7 +45,7 @@ class TrainingRun:
         self._lock = threading.Lock()
         self._pending: list[tuple[str, Callable[[OnceLogger], None]]] = []  # reports made before the Task existed
         self._replayed = False  # the start is over: reports go out at once (or nowhere, with no Task)
-        self.abort = AbortWatch(trainer, self._ended)
+        self.abort = AbortWatch(trainer, self._ended, on_agent=running_on_an_agent())
         self._asked: dict[str, Any] = {}  # the args as the training started ("General")
         self._resolved_sent: dict[str, Any] = {}  # what "Resolved" holds
         self._last_epoch: int | None = None  # the last epoch whose on_train_epoch_end was seen
@@ -144,8 +146,16 @@ class TrainingRun:
         section = f"General [{out.label}]" if out.label else "General"
         # a copy: ClearML never writes into the args; off the training thread, as every blocking call
         out.delivery.submit("recording the hyperparameters", task.connect, dict(self._asked), section)
-        if created_by_shim(task) and not task.is_offline():
+        if self._watches_abort(task):
             self.abort.watch(task)
+
+    @staticmethod
+    def _watches_abort(task: Any) -> bool:
+        """An abort in ClearML stops this training gracefully: for the shim's own online Tasks, and for
+        the Task a clearml-agent runs (not in a DDP worker, which cannot register ClearML's callback)."""
+        if task.is_offline():
+            return False
+        return created_by_shim(task) or (running_on_an_agent() and os.environ.get("LOCAL_RANK") is None)
 
     def train_epoch_end(self) -> None:
         """The epoch's losses and learning rates; the Mosaic after epoch 1. An epoch Ultralytics runs
@@ -212,8 +222,10 @@ class TrainingRun:
         finished_validation(out, validator, plots, trainer.save_dir, trainer.epoch)
         guarded("registering the output models", training_models.register_final_models, out, trainer)
         guarded("recording the values Ultralytics used", self._resolve)
-        finish_report(out, trainer.save_dir, run_dir=trainer.save_dir)
+        # an aborted training on an agent is ended by ClearML right after: everything is delivered first
+        finish_report(out, trainer.save_dir, run_dir=trainer.save_dir, wait=self.abort.hands_over)
         self._ended.set()
+        self.abort.hand_over(settings.flush_timeout())
 
     def failed(self, error: BaseException) -> None:
         """The training raised: the error goes to the Task's console, and a Task the shim created is

@@ -12,7 +12,7 @@ from ..clearml_side.offline_model import adopt_models_saved_by_children
 from ..reporting.export_report import register_export
 from ..reporting.training_run import TrainingRun
 from ..reporting.validation_report import report_standalone_validation
-from . import remote_overrides, tuner
+from . import queue_send, remote_overrides, tuner
 from .ddp import launches_ddp
 
 _HANDLERS = {
@@ -92,16 +92,32 @@ def on_export(exporter: Any, exported: Any) -> None:
         guarded("registering the exported model", register_export, exporter, exported)
 
 
+def _trainer_args(args: tuple, kwargs: dict) -> tuple[dict, Any, dict]:
+    """``BaseTrainer.__init__(cfg, overrides, _callbacks)`` arguments by name, the cfg and the overrides."""
+    from ultralytics.utils import DEFAULT_CFG
+
+    names = ("cfg", "overrides", "_callbacks")
+    bound = {**dict(zip(names, args)), **kwargs}
+    return bound, bound.get("cfg", DEFAULT_CFG), dict(bound.get("overrides") or {})
+
+
+def send_to_queue(args: tuple, kwargs: dict) -> None:
+    """With a queue set (and not on an agent): send this training to it; the process exits 0.
+
+    Not guarded: a training that cannot be sent stops here, with the reason, and never trains here.
+    """
+    name = queue_send.wanted()
+    if name is not None and _reporting_rank():
+        _, cfg, overrides = _trainer_args(args, kwargs)
+        queue_send.send_training(name, cfg, overrides)
+
+
 def with_remote_overrides(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
     """``BaseTrainer.__init__(cfg, overrides, _callbacks)`` arguments with the Task's values as overrides.
 
     An invalid edited value raises (fail fast); the shim's own failures are guarded as usual.
     """
-    from ultralytics.utils import DEFAULT_CFG
-
-    names = ("cfg", "overrides", "_callbacks")
-    bound = {**dict(zip(names, args)), **kwargs}
-    cfg, overrides = bound.get("cfg", DEFAULT_CFG), bound.get("overrides") or {}
+    bound, cfg, overrides = _trainer_args(args, kwargs)
     if not _reporting_rank():
         return args, kwargs
     try:

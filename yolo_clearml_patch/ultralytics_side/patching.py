@@ -59,7 +59,10 @@ def _train_wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> An
 
 
 def _init_wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
-    """``BaseTrainer.__init__``: remote edits become overrides before the trainer reads its args."""
+    """``BaseTrainer.__init__``: with a queue set, the training is sent there (the process ends);
+    remote edits become overrides before the trainer reads its args."""
+    if switch.is_on():
+        dispatch.send_to_queue(args, kwargs)
     if switch.is_on() and remote_overrides.wanted():
         args, kwargs = dispatch.with_remote_overrides(args, kwargs)
     return wrapped(*args, **kwargs)

@@ -12,11 +12,11 @@ parameter.
 from __future__ import annotations
 
 import ast
-import os
 from typing import Any
 
 from ..base import settings
 from ..base.settings import ConfigurationError
+from ..clearml_side.remote_launch import running_on_an_agent
 from ..clearml_side.task_choice import task_for
 
 
@@ -24,12 +24,9 @@ class InvalidRemoteValue(ConfigurationError):
     """A value edited in ClearML that Ultralytics does not accept; training stops before it starts."""
 
 
-AGENT_TASK_ID_VARS = ("CLEARML_TASK_ID", "TRAINS_TASK_ID")  # set by clearml-agent
-
-
 def wanted() -> bool:
     """Whether remote edits apply: under clearml-agent, or when asked for."""
-    return settings.remote_overrides() or any(os.environ.get(var) for var in AGENT_TASK_ID_VARS)
+    return settings.remote_overrides() or running_on_an_agent()
 
 
 def remote_task(project: Any, name: str) -> Any:

@@ -1,0 +1,62 @@
+"""ClearML queues and the agents (workers) that listen on them, as the server reports them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..base.settings import ConfigurationError
+
+
+@dataclass(frozen=True)
+class QueueState:
+    """A queue as the server knows it: its id and the workers that listen on it now."""
+
+    name: str
+    id: str
+    workers: tuple[str, ...]
+
+    def describe(self) -> str:
+        """One line for the user: the queue and who listens on it."""
+        if not self.workers:
+            return f"queue {self.name!r}: no worker listens on it (the Task waits there until a clearml-agent does)"
+        return f"queue {self.name!r}: {len(self.workers)} worker(s) listen on it ({', '.join(self.workers)})"
+
+
+def _field(item: Any, name: str) -> Any:
+    return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
+
+
+def queue_names(client: Any = None) -> list[str]:
+    """Every queue's name on the configured server."""
+    client = client or _client()
+    return sorted(str(_field(q, "name")) for q in client.queues.get_all(only_fields=["id", "name"]) or [])
+
+
+def find_queue(name: str, client: Any = None) -> QueueState:
+    """The queue ``name`` (exact name) on the configured server, with its live workers.
+
+    Raises ConfigurationError naming the queues that exist when there is no such queue.
+    """
+    client = client or _client()
+    queues = client.queues.get_all(only_fields=["id", "name"]) or []
+    match = next((q for q in queues if _field(q, "name") == name), None)
+    if match is None:
+        names = ", ".join(sorted(repr(str(_field(q, "name"))) for q in queues)) or "none"
+        raise ConfigurationError(
+            f"ClearML queue {name!r} does not exist on this server; its queues: {names} "
+            "(create it in the UI's Workers & Queues page, or pick one of these)"
+        )
+    queue_id = str(_field(match, "id"))
+    workers = []
+    for worker in client.workers.get_all() or []:
+        listening = {str(_field(q, "id")) if not isinstance(q, str) else q for q in _field(worker, "queues") or []}
+        if queue_id in listening:
+            workers.append(str(_field(worker, "id")))
+    return QueueState(name=name, id=queue_id, workers=tuple(sorted(workers)))
+
+
+def _client() -> Any:
+    from clearml.backend_api.session.client import APIClient
+
+    return APIClient()
