@@ -91,8 +91,8 @@ def assert_complete(
         if plot_links:
             assert session.plot_image_bytes(plot.stem) == plot.read_bytes(), plot.name
         else:
-            stored = list((session.folder / "data").rglob(f"{plot.stem}_plot image_*{plot.suffix}"))
-            assert [f.read_bytes() for f in stored] == [plot.read_bytes()], (plot.name, stored)
+            stored = session.stored_plot_images(plot.stem, plot.suffix)
+            assert stored == [plot.read_bytes()], (plot.name, len(stored))
 
     # hyperparameters under "General"; best.pt as the one output model, stored byte-identical
     params = session.hyperparams("General")

@@ -83,6 +83,10 @@ class OfflineSession(EventQueries):
         source = self.plot_image_source(title)
         return Path(source) if source else None
 
+    def stored_plot_images(self, title: str, suffix: str) -> list[bytes]:
+        """Every image stored in the session for plot ``title``, whatever name it was stored under."""
+        return [f.read_bytes() for f in (self.folder / "data").rglob(f"{title}_plot image_*{suffix}")]
+
     def plot_image_bytes(self, title: str) -> bytes | None:
         """The bytes of the image a plot shows, if ClearML stored it in the session."""
         shown = self.plot_image(title)

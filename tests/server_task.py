@@ -44,6 +44,17 @@ class ServerTask(EventQueries):
     def plot_image_bytes(self, title: str) -> bytes | None:
         return self.file(self.plot_image_source(title))
 
+    def stored_plot_images(self, title: str, suffix: str) -> list[bytes]:
+        """Every image stored for this Task's plot ``title``, whatever name it was stored under."""
+        with self.state.lock:
+            paths = self.state.files.keys()  # a FileStore, not a dict
+            names = [k for k in paths if f".{self.task_id}/" in k]
+            return [
+                self.state.files.get(k)
+                for k in names
+                if f"/{title}_plot image_" in "/" + k.rsplit("/", 1)[-1] and k.endswith(suffix)
+            ]
+
     def hyperparams(self, section: str = "General") -> dict[str, str]:
         return {k: v.get("value") for k, v in self.task.get("hyperparams", {}).get(section, {}).items()}
 

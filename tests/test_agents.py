@@ -74,7 +74,9 @@ def _kill_tree(pid: int) -> None:
 
 
 @contextlib.contextmanager
-def agent_daemon(agent: Path, server: ClearMLTestServer, root: Path, name: str, queue: str) -> Iterator[Path]:
+def agent_daemon(
+    agent: Path, server: ClearMLTestServer, root: Path, name: str, queue: str, extra_env: dict | None = None
+) -> Iterator[Path]:
     """``clearml-agent daemon --queue <queue>`` as worker ``name``, registered; yields its log file.
 
     The agent's environment carries ``YOLO_CLEARML_QUEUE`` too, as a copied environment would: the
@@ -82,7 +84,7 @@ def agent_daemon(agent: Path, server: ClearMLTestServer, root: Path, name: str, 
     """
     env = user_env(server, root / f"agent-{name}")
     env.update(CLEARML_WORKER_ID=name, CLEARML_AGENT_SKIP_PIP_VENV_INSTALL=sys.executable)
-    env.update(CLEARML_AGENT_SKIP_PYTHON_ENV_INSTALL="1", YOLO_CLEARML_QUEUE=queue)
+    env.update(CLEARML_AGENT_SKIP_PYTHON_ENV_INSTALL="1", YOLO_CLEARML_QUEUE=queue, **(extra_env or {}))
     log_path = root / f"agent-{name}.log"
     with open(log_path, "w") as log:
         popen = subprocess.Popen(
@@ -291,3 +293,39 @@ def test_a_queue_setting_is_read_and_checked(monkeypatch, tmp_path):
         settings.configure(queue=3)
     usage = run_python(["-m", "yolo_clearml_patch", "--queue"], _strip_env(), tmp_path)
     assert usage.returncode == 2 and "--queue needs a queue name" in usage.stderr
+
+
+def test_a_multi_gpu_training_on_an_agent_reports_into_the_agents_task(
+    clearml_agent, server, queue, datasets, tmp_path
+):
+    """``device="0,1"`` sent to a queue: on the agent, Ultralytics' real DDP launch (simulated on CPUs,
+    tests/ddp_sim) starts two workers under the shim; rank 0 reports into the agent's Task."""
+    code = tmp_path / "code"
+    code.mkdir()
+    shutil.copy(SCRIPTS / "ddp_launch.py", code / "ddp_launch.py")
+    out = tmp_path / "runs"
+    env = user_env(server, code / "home")
+    args = [
+        "-m",
+        "yolo_clearml_patch",
+        "--queue",
+        queue,
+        str(code / "ddp_launch.py"),
+        str(datasets["detect"]),
+        str(out),
+    ]
+    before = task_ids(server)
+    proc = run_python(args, env, cwd=code, timeout=SEND_TIMEOUT)
+    (task_id,) = task_ids(server) - before
+    assert_sent(proc, task_id, out, queue)
+    sim = {"YOLO_DDP_SIM": "1", "PYTHONPATH": str(Path(__file__).resolve().parent / "ddp_sim")}
+    with agent_daemon(clearml_agent, server, tmp_path, "agent-ddp", queue, sim):
+        task = wait_ended(server, task_id)
+    log = console(task)
+    assert task.task["status"] == "completed", log[-4000:]
+    assert "DDP_SIM_WORKER rank=0 world=2" in log and "DDP_SIM_WORKER rank=1 world=2" in log
+    assert f"LAUNCHER_TASK_ID={task_id}" in log
+    if "WORKER_TASK_ID=" in log:  # Ultralytics 8.4 carries the user's callback to the workers
+        assert f"WORKER_TASK_ID={task_id}" in log
+    assert task_ids(server) - before == {task_id}  # the workers made no Task of their own
+    assert_complete(task, out / "detect", plot_links=False)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import json
+from pathlib import Path
 
 import pytest
 from conftest import SCRIPTS, TRAIN_TIMEOUT, TrainingResult, run_python
@@ -18,22 +20,45 @@ def test_import_way_reaches_child_processes(child_env, tmp_path):
     assert json.loads(proc.stdout.splitlines()[-1])["child"] == [True, False]
 
 
+DDP_SIM = Path(__file__).resolve().parent / "ddp_sim"
+
+
+def ddp_sim_env(env: dict[str, str]) -> dict[str, str]:
+    """The DDP simulation (tests/ddp_sim) on, for this process and its children."""
+    return {**env, "YOLO_DDP_SIM": "1", "PYTHONPATH": str(DDP_SIM)}
+
+
+def pickles_callbacks() -> bool:
+    """Whether Ultralytics hands ``trainer.callbacks`` to its DDP workers (8.4: cloudpickled)."""
+    from ultralytics.utils import dist
+
+    return hasattr(dist, "generate_ddp_file") and "callbacks" in inspect.getsource(dist.generate_ddp_file)
+
+
 @pytest.mark.skipif(
     int(compat.installed_version("clearml").split(".")[0]) < 2,
     reason="clearml 1.x cannot attach a child process to an offline Task (its project name is None there)",
 )
-def test_ddp_worker_reports_to_the_launchers_task(child_env, datasets, home, tmp_path):
+def test_ddp_workers_report_to_the_launchers_task(child_env, datasets, home, tmp_path):
+    """``device="0,1"`` under the runner: Ultralytics' real ``generate_ddp_command`` and
+    ``torch.distributed.run`` start two workers that rebuild the trainer from the pickled state (with
+    the user's callback, 8.4) and train in a gloo process group on CPUs; rank 0 reports into the
+    launcher's Task, and the Task holds the whole training once."""
     out = tmp_path / "runs"
     proc = run_python(
         ["-m", "yolo_clearml_patch", str(SCRIPTS / "ddp_launch.py"), str(datasets["detect"]), str(out)],
-        child_env,
+        ddp_sim_env(child_env),
         cwd=tmp_path,
         timeout=TRAIN_TIMEOUT,
     )
     result = TrainingResult(proc, sessions_under(home), out / "detect")
-    result.assert_finished()  # the worker trained and exited 0
-    assert result.marker("WORKER_TASK_ID") == result.marker("LAUNCHER_TASK_ID")
-    session = result.session  # one session: the launcher made one Task and the worker made none
+    result.assert_finished()
+    assert "DDP_SIM_WORKER rank=0 world=2" in proc.stdout and "DDP_SIM_WORKER rank=1 world=2" in proc.stdout
+    assert "torch.distributed.run" in result.output  # Ultralytics' own DDP command was run
+    if pickles_callbacks():  # the user's callback reached rank 0's worker, which reports to the launcher's Task
+        assert result.marker("WORKER_RANK") == "0"
+        assert result.marker("WORKER_TASK_ID") == result.marker("LAUNCHER_TASK_ID")
+    session = result.session  # one session: the launcher made one Task and the workers made none
     assert session.task["id"] == result.marker("LAUNCHER_TASK_ID")
     # ClearML renames an image a child process uploads (a pid suffix) after the plot event already links
     # the first name, so the worker's plot images are stored but their links in the plots are stale
