@@ -329,3 +329,28 @@ def test_a_multi_gpu_training_on_an_agent_reports_into_the_agents_task(
         assert f"WORKER_TASK_ID={task_id}" in log
     assert task_ids(server) - before == {task_id}  # the workers made no Task of their own
     assert_complete(task, out / "detect", plot_links=False)
+
+
+def test_an_agent_killed_mid_run_leaves_the_task_to_the_servers_watchdog(clearml_agent, job, datasets, tmp_path):
+    """SIGKILL to the agent and its training: nobody marks the Task, which shows running until the
+    server's non-responsive Tasks watchdog stops it (real default: 7200 s without an update, checked
+    every 900 s; shortened here). What reached the server before the kill stays."""
+    server = ClearMLTestServer(watchdog_threshold_sec=20, watchdog_interval_sec=1).start()
+    try:
+        queue = "killed"
+        server.state.handle_as_ui("queues.create", {"name": queue})
+        out = tmp_path / "runs"
+        with agent_daemon(clearml_agent, server, tmp_path, "agent-killed", queue) as log:
+            proc, task_id = send("runner", job, server, out, datasets, queue, "--epochs", "60")
+            assert_sent(proc, task_id, out, queue)
+            task = ServerTask(server.state, task_id)
+            reported = server.wait_for(lambda: 0 in task.scalars("Epoch Time", "Epoch Time"), AGENT_TIMEOUT, 0.5)
+            assert reported, log.read_text()[-3000:]
+        # the block killed the daemon and every process it started (SIGKILL)
+        assert task.task["status"] == "in_progress"
+        assert any(w["id"] == "agent-killed" for w in server.state.live_workers())  # until its timeout
+        assert server.wait_for(lambda: task.task["status"] == "stopped", 60), task.task["status"]
+        assert task.task["status_reason"] == "Forced stop (non-responsive)"
+        assert 0 in task.scalars("Epoch Time", "Epoch Time")  # what was reported stays
+    finally:
+        server.stop()

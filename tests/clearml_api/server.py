@@ -37,6 +37,7 @@ from urllib.parse import unquote, urlparse
 from .api import ApiError, ClearMLState
 from .auth import API_VERSION
 from .files import FileServer
+from .task_lifecycle import WATCHDOG_INTERVAL_SEC, WATCHDOG_THRESHOLD_SEC
 
 ACCESS_KEY = "test-access-key"
 SECRET_KEY = "test-secret-key-not-for-logs"
@@ -58,8 +59,17 @@ class _Faults:
 class ClearMLTestServer:
     """API server + file server; see the module docstring for the fault switches."""
 
-    def __init__(self, state_dir: Path | None = None) -> None:
-        """``state_dir``: where the uploads are kept (a temporary folder, removed at ``stop()``, if None)."""
+    def __init__(
+        self,
+        state_dir: Path | None = None,
+        watchdog_threshold_sec: float = WATCHDOG_THRESHOLD_SEC,
+        watchdog_interval_sec: float = WATCHDOG_INTERVAL_SEC,
+    ) -> None:
+        """``state_dir``: where the uploads are kept (a temporary folder, removed at ``stop()``, if None).
+        ``watchdog_*``: the non-responsive Tasks watchdog's settings (the real server's defaults)."""
+        self._watchdog = (watchdog_threshold_sec, watchdog_interval_sec)
+        self._stopped = threading.Event()
+        self._watchdog_thread: threading.Thread | None = None
         self._tmp = None if state_dir is not None else tempfile.TemporaryDirectory(prefix="clearml-test-server-")
         root = Path(state_dir) if state_dir is not None else Path(self._tmp.name)
         self.state = ClearMLState(ACCESS_KEY, SECRET_KEY, root / "files")
@@ -97,7 +107,17 @@ class ClearMLTestServer:
         for kind in ("api", "files"):
             self._listen(kind, self._ports.get(kind, 0))
         self._listening = True
+        if self._watchdog_thread is None:  # once: up() starts listening again through here
+            self._watchdog_thread = threading.Thread(target=self._watch_non_responsive_tasks, daemon=True)
+            self._watchdog_thread.start()
         return self
+
+    def _watch_non_responsive_tasks(self) -> None:
+        """As the real server: sleep an interval, then stop the in_progress Tasks not updated for the threshold."""
+        threshold, interval = self._watchdog
+        while not self._stopped.wait(interval):
+            with self.state.lock:
+                self.state.stop_non_responsive_tasks(threshold)
 
     def _listen(self, kind: str, port: int) -> None:
         handler = _handler(self, kind)
@@ -112,6 +132,7 @@ class ClearMLTestServer:
 
     def stop(self) -> None:
         """Stop listening, drop every open connection, and remove a temporary upload folder."""
+        self._stopped.set()
         self._close()
         if self._tmp is not None:
             self._tmp.cleanup()

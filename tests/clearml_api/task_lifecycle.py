@@ -24,6 +24,8 @@ STATUS_CHANGES = {
     "completed": {"published", "in_progress", "created"},
 }
 WORKER_TASK_UPDATE_TIMEOUT = 600.0  # s: apiserver.workers.task_update_timeout
+WATCHDOG_THRESHOLD_SEC = 7200.0  # services.tasks.non_responsive_tasks_watchdog.threshold_sec
+WATCHDOG_INTERVAL_SEC = 900.0  # ... .watch_interval_sec
 
 
 def _age(stamp: str | None) -> float:
@@ -86,6 +88,25 @@ class TaskLifecycle:
             raise invalid_status(expected="stopped", status=task["status"])
         self.change_status(task, "publishing", body, force=True)
         return self.change_status(task, "published", body, force=True, published=now())
+
+    def stop_non_responsive_tasks(self, threshold_sec: float) -> int:
+        """The server's non-responsive Tasks watchdog (bll/task/non_responsive_tasks_watchdog.py): every
+        ``in_progress`` Task not updated for ``threshold_sec`` is stopped. Returns how many."""
+        stopped = 0
+        for task in self.tasks.values():
+            if task["status"] == "in_progress" and _age(task.get("last_update")) > threshold_sec:
+                stamp = now()
+                task.update(
+                    status="stopped",
+                    status_reason="Forced stop (non-responsive)",
+                    status_message="Forced stop (non-responsive)",
+                    status_changed=stamp,
+                    last_update=stamp,
+                    last_change=stamp,
+                    last_changed_by="__apiserver__",
+                )
+                stopped += 1
+        return stopped
 
     def run_by_worker(self, task: dict) -> bool:
         """A worker runs it: it has a last worker, and was updated within the server's timeout."""
