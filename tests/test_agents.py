@@ -86,6 +86,7 @@ def agent_daemon(
     env.update(CLEARML_WORKER_ID=name, CLEARML_AGENT_SKIP_PIP_VENV_INSTALL=sys.executable)
     env.update(CLEARML_AGENT_SKIP_PYTHON_ENV_INSTALL="1", YOLO_CLEARML_QUEUE=queue, **(extra_env or {}))
     log_path = root / f"agent-{name}.log"
+    _agent_logs.append(log_path)
     with open(log_path, "w") as log:
         popen = subprocess.Popen(
             [str(agent), "daemon", "--queue", queue],
@@ -96,8 +97,15 @@ def agent_daemon(
             start_new_session=True,
         )
         try:
-            registered = server.wait_for(lambda: any(w["id"] == name for w in server.state.live_workers()), 90)
-            assert registered, f"agent {name} did not register\n{log_path.read_text()[-3000:]}"
+            queue_id = server.state.queue_by_name(queue)["id"]
+            listening = [w for w in server.state.live_workers() if w["id"] == name]
+            registered = server.wait_for(
+                lambda: any(
+                    queue_id in (w.get("queues") or []) for w in server.state.live_workers() if w["id"] == name
+                ),
+                90,
+            )
+            assert registered, f"agent {name} did not register on {queue}: {listening}\n{log_path.read_text()[-3000:]}"
             yield log_path
         finally:
             _kill_tree(popen.pid)
@@ -139,8 +147,19 @@ def assert_sent(proc: subprocess.CompletedProcess, task_id: str | None, out: Pat
 def wait_ended(server: ClearMLTestServer, task_id: str, timeout: float = AGENT_TIMEOUT) -> ServerTask:
     task = ServerTask(server.state, task_id)
     ended = server.wait_for(lambda: server.state.tasks[task_id]["status"] in ENDED, timeout, interval=0.5)
-    assert ended, f"Task {task_id} still {task.task['status']} after {timeout} s"
+    assert ended, f"Task {task_id} still {task.task['status']} after {timeout} s; agents: {agent_logs(server)}"
     return task
+
+
+_agent_logs: list[Path] = []
+
+
+def agent_logs(server: ClearMLTestServer) -> str:
+    """The daemons' logs and the workers the server knows, for a failure's message."""
+    with server.state.lock:
+        workers = [(w["id"], w.get("queues"), (w.get("task") or {}).get("id")) for w in server.state.live_workers()]
+    logs = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-2500:]}" for p in _agent_logs if p.exists())
+    return f"workers {workers}\n{logs}"
 
 
 def console(task: ServerTask) -> str:
@@ -264,10 +283,11 @@ def test_a_missing_queue_is_refused_before_anything_is_created(server, queue, jo
 def test_check_reports_the_queue_and_its_workers(clearml_agent, server, queue, tmp_path):
     env = {**user_env(server, tmp_path / "home"), "YOLO_CLEARML_QUEUE": queue}
     check = run_python(["-m", "yolo_clearml_patch", "--check"], env, tmp_path)
-    assert f"queue {queue!r}: no worker listens on it" in check.stdout, check.stdout
+    assert f"queue {queue!r}: no worker listens on it" in check.stdout, check.stdout + check.stderr[-3000:]
     with agent_daemon(clearml_agent, server, tmp_path, "agent-check", queue):
         check = run_python(["-m", "yolo_clearml_patch", "--check"], env, tmp_path)
-    assert f"queue {queue!r}: 1 worker(s) listen on it (agent-check)" in check.stdout, check.stdout
+    expected = f"queue {queue!r}: 1 worker(s) listen on it (agent-check)"
+    assert expected in check.stdout, check.stdout + check.stderr[-3000:] + agent_logs(server)
     missing = run_python(["-m", "yolo_clearml_patch", "--check"], {**env, "YOLO_CLEARML_QUEUE": "nope"}, tmp_path)
     assert missing.returncode == 1 and "ClearML queue 'nope' does not exist" in missing.stdout
 
@@ -322,7 +342,7 @@ def test_a_multi_gpu_training_on_an_agent_reports_into_the_agents_task(
     with agent_daemon(clearml_agent, server, tmp_path, "agent-ddp", queue, sim):
         task = wait_ended(server, task_id)
     log = console(task)
-    assert task.task["status"] == "completed", log[-4000:]
+    assert task.task["status"] == "completed", log[-4000:] + agent_logs(server)
     assert "DDP_SIM_WORKER rank=0 world=2" in log and "DDP_SIM_WORKER rank=1 world=2" in log
     assert f"LAUNCHER_TASK_ID={task_id}" in log
     if "WORKER_TASK_ID=" in log:  # Ultralytics 8.4 carries the user's callback to the workers
