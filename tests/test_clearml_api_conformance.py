@@ -321,9 +321,12 @@ def test_queues_hand_out_tasks_once_and_workers_report(server):
     assert ok(server, "queues.get_next_task", {"queue": queue})["entry"]["task"] == task
     assert ok(server, "queues.get_next_task", {"queue": queue}) == {}  # taken once
     assert ok(server, "tasks.get_by_id", {"task": task})["task"]["status"] == "queued"  # the agent starts it
-    ok(server, "workers.status_report", {"worker": "node:1", "task": task, "timestamp": int(time.time() * 1000)})
+    report = {"worker": "node:1", "task": task, "queue": queue, "timestamp": int(time.time() * 1000)}
+    ok(server, "workers.status_report", report)
     worker = next(w for w in ok(server, "workers.get_all")["workers"] if w["id"] == "node:1")
     assert worker["task"]["id"] == task and worker["queues"][0]["name"] == "gpu-queue"
+    # the queue it runs from comes back as a queue entry, as clearml's Worker model reads it
+    assert worker["queue"]["id"] == queue and worker["queue"]["name"] == "gpu-queue"
     second = new_task(server)
     ok(server, "tasks.enqueue", {"task": second, "queue": queue})
     assert ok(server, "tasks.dequeue", {"task": second})["fields"]["status"] == "created"

@@ -247,6 +247,9 @@ class QueuesService:
                 }
                 for q in queues
             ]
+            # the queue it runs a Task from: that queue's entry, when it is among its queues (bll/workers:
+            # WorkerConversionHelper); the stored value is the id the status report gave
+            worker["queue"] = next((q for q in worker["queues"] if q["id"] == worker.get("queue")), None)
             if worker.get("task") and worker["task"]["id"] in self.tasks:
                 task = self.tasks[worker["task"]["id"]]
                 worker["task"] = {**worker["task"], "running_time": 0, "last_iteration": task.get("last_iteration")}
