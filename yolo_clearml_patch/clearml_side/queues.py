@@ -27,12 +27,6 @@ def _field(item: Any, name: str) -> Any:
     return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
 
 
-def queue_names(client: Any = None) -> list[str]:
-    """Every queue's name on the configured server."""
-    client = client or _client()
-    return sorted(str(_field(q, "name")) for q in client.queues.get_all(only_fields=["id", "name"]) or [])
-
-
 def find_queue(name: str, client: Any = None) -> QueueState:
     """The queue ``name`` (exact name) on the configured server, with its live workers.
 

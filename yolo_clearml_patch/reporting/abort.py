@@ -35,7 +35,7 @@ class AbortWatch:
     def __init__(self, trainer: Any, ended: threading.Event, on_agent: bool = False) -> None:
         self._trainer = weakref.ref(trainer)
         self._ended = ended
-        self._on_agent = on_agent
+        self.on_agent = on_agent
         self.requested = False
         self._task: Any = None
 
@@ -65,7 +65,7 @@ class AbortWatch:
         tell_clearml_at_exit(remote_user_aborted=True)  # ClearML then marks the Task stopped, at the end
         self.requested = True
         trainer.stop = True
-        if self._on_agent:  # the Task stays running ("stopping") until the agent stops it, after this returns
+        if self.on_agent:  # the Task stays running ("stopping") until the agent stops it, after this returns
             self._ended.wait()
             return
         # running again until then: ClearML adds no model to a stopped Task, and the models come last
@@ -75,7 +75,7 @@ class AbortWatch:
     @property
     def hands_over(self) -> bool:
         """Whether ClearML ends this process once the training has reported (an abort on an agent)."""
-        return self.requested and self._on_agent
+        return self.requested and self.on_agent
 
     def hand_over(self, bound: float) -> None:
         """At the end of an aborted training on an agent, once everything is reported: ClearML marks

@@ -149,13 +149,12 @@ class TrainingRun:
         if self._watches_abort(task):
             self.abort.watch(task)
 
-    @staticmethod
-    def _watches_abort(task: Any) -> bool:
+    def _watches_abort(self, task: Any) -> bool:
         """An abort in ClearML stops this training gracefully: for the shim's own online Tasks, and for
         the Task a clearml-agent runs (not in a DDP worker, which cannot register ClearML's callback)."""
         if task.is_offline():
             return False
-        return created_by_shim(task) or (running_on_an_agent() and os.environ.get("LOCAL_RANK") is None)
+        return created_by_shim(task) or (self.abort.on_agent and os.environ.get("LOCAL_RANK") is None)
 
     def train_epoch_end(self) -> None:
         """The epoch's losses and learning rates; the Mosaic after epoch 1. An epoch Ultralytics runs
