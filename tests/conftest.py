@@ -72,6 +72,18 @@ def clearml_server():
         server.stop()
 
 
+@pytest.fixture(scope="module")
+def server():
+    """A test ClearML server shared by the tests of one module (the agent and search tests)."""
+    from clearml_api import ClearMLTestServer
+
+    server = ClearMLTestServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def datasets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     from synthetic_data import make_classify_dataset, make_detect_dataset

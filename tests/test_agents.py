@@ -8,36 +8,20 @@ runs that copy. Every daemon and every process it started is killed by PID at th
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
-import signal
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
 
-import psutil
 import pytest
+from agents import AGENT_TIMEOUT, agent_daemon, agent_logs, console, task_ids, user_env, wait_ended
 from clearml_api import ClearMLTestServer
 from conftest import SCRIPTS, _strip_env, run_python
 from expectations import assert_complete, results_rows
 from server_task import ServerTask
 
 SEND_TIMEOUT = 120  # s: sending creates the Task and exits before any epoch
-AGENT_TIMEOUT = 360  # s: an agent's training of 2 tiny epochs takes ~40 s on 2 cores
-ENDED = {"completed", "stopped", "failed", "published"}
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ClearMLTestServer]:
-    server = ClearMLTestServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
@@ -55,67 +39,6 @@ def job(tmp_path: Path) -> Path:
     code.mkdir()
     shutil.copy(SCRIPTS / "train_job.py", code / "train_job.py")
     return code / "train_job.py"
-
-
-def user_env(server: ClearMLTestServer, home: Path) -> dict[str, str]:
-    home.mkdir(parents=True, exist_ok=True)
-    env = {**_strip_env(), **server.env(), "HOME": str(home), "MPLBACKEND": "Agg", "PYTHONUNBUFFERED": "1"}
-    env.update(YOLO_CONFIG_DIR=str(home / ".config" / "Ultralytics"), YOLO_CLEARML_PATCH_STRICT="1")
-    return env
-
-
-def _kill_tree(pid: int) -> None:
-    with contextlib.suppress(psutil.NoSuchProcess):
-        for child in psutil.Process(pid).children(recursive=True):
-            with contextlib.suppress(psutil.NoSuchProcess):
-                child.kill()
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
-
-
-@contextlib.contextmanager
-def agent_daemon(
-    agent: Path, server: ClearMLTestServer, root: Path, name: str, queue: str, extra_env: dict | None = None
-) -> Iterator[Path]:
-    """``clearml-agent daemon --queue <queue>`` as worker ``name``, registered; yields its log file.
-
-    The agent's environment carries ``YOLO_CLEARML_QUEUE`` too, as a copied environment would: the
-    Tasks it runs must train there, not be sent again.
-    """
-    env = user_env(server, root / f"agent-{name}")
-    env.update(CLEARML_WORKER_ID=name, CLEARML_AGENT_SKIP_PIP_VENV_INSTALL=sys.executable)
-    env.update(CLEARML_AGENT_SKIP_PYTHON_ENV_INSTALL="1", YOLO_CLEARML_QUEUE=queue, **(extra_env or {}))
-    log_path = root / f"agent-{name}.log"
-    _agent_logs.append(log_path)
-    with open(log_path, "w") as log:
-        popen = subprocess.Popen(
-            [str(agent), "daemon", "--queue", queue],
-            env=env,
-            cwd=str(root),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            queue_id = server.state.queue_by_name(queue)["id"]
-            listening = [w for w in server.state.live_workers() if w["id"] == name]
-            registered = server.wait_for(
-                lambda: any(
-                    queue_id in (w.get("queues") or []) for w in server.state.live_workers() if w["id"] == name
-                ),
-                90,
-            )
-            assert registered, f"agent {name} did not register on {queue}: {listening}\n{log_path.read_text()[-3000:]}"
-            yield log_path
-        finally:
-            _kill_tree(popen.pid)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                popen.wait(10)
-
-
-def task_ids(server: ClearMLTestServer) -> set[str]:
-    with server.state.lock:
-        return set(server.state.tasks)
 
 
 def send(way: str, job: Path, server: ClearMLTestServer, out: Path, datasets, queue: str, *extra: str):
@@ -142,30 +65,6 @@ def assert_sent(proc: subprocess.CompletedProcess, task_id: str | None, out: Pat
     assert not list(out.rglob("results.csv")), "it trained locally"
     assert "ClearML Task page: " in output and task_id in output, output[-3000:]
     assert f"queue {queue!r}" in output
-
-
-def wait_ended(server: ClearMLTestServer, task_id: str, timeout: float = AGENT_TIMEOUT) -> ServerTask:
-    task = ServerTask(server.state, task_id)
-    ended = server.wait_for(lambda: server.state.tasks[task_id]["status"] in ENDED, timeout, interval=0.5)
-    assert ended, f"Task {task_id} still {task.task['status']} after {timeout} s; agents: {agent_logs(server)}"
-    return task
-
-
-_agent_logs: list[Path] = []
-
-
-def agent_logs(server: ClearMLTestServer) -> str:
-    """The daemons' logs and the workers the server knows, for a failure's message."""
-    with server.state.lock:
-        workers = [(w["id"], w.get("queues"), (w.get("task") or {}).get("id")) for w in server.state.live_workers()]
-    logs = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-2500:]}" for p in _agent_logs if p.exists())
-    return f"workers {workers}\n{logs}"
-
-
-def console(task: ServerTask) -> str:
-    """The Task's console log, as the agent sent it (the program's output)."""
-    with task.state.lock:
-        return "\n".join(str(e.get("msg", "")) for e in task.state.logs if e.get("task") == task.task_id)
 
 
 @pytest.mark.parametrize("way", ["runner", "import", "pth"])

@@ -24,16 +24,6 @@ from conftest import REPO, SCRIPTS, run_python
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
 
-@pytest.fixture(scope="module")
-def server():
-    """One server for the raw-request tests that do not switch faults (they prove the same thing)."""
-    running = ClearMLTestServer().start()
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
 def _http(url: str, body: bytes | None, headers: dict, method: str = "POST") -> tuple[int, bytes]:
     request = urllib.request.Request(url, data=body, headers=headers, method=method)
     try:

@@ -119,6 +119,15 @@ def record_runner(task: Any) -> None:
     task.set_script(working_dir=working_dir, entry_point=entry)
 
 
+def record_for_agents(task: Any) -> None:
+    """A training's own Task records its program as the runner runs it, so that a clone of it (from the
+    UI, or a search's trial) runs on an agent with the shim on and the same arguments. Not from a
+    notebook, whose program is the kernel, nor from ``python -c``, which has no program to rerun."""
+    if "ipykernel" in sys.modules or task.is_offline() or program()[:1] == ["-c"]:
+        return
+    record_runner(task)
+
+
 def send(task: Any, queue: QueueState) -> None:
     """Enqueue ``task`` in ``queue`` and end this process (exit 0): the training runs on an agent."""
     log = logger()

@@ -6,9 +6,11 @@ Its verbs, one module each:
   ``yolo train ...`` runs a program with the shim on (:mod:`.run`); with ``--queue`` its trainings
   are sent to that ClearML queue and run on an agent;
 - ``--check``: is this environment set up to report? (:mod:`.check`);
-- ``sync RUN_DIR ...``: an Ultralytics run directory into a ClearML Task, afterwards (:mod:`.sync`).
+- ``sync RUN_DIR ...``: an Ultralytics run directory into a ClearML Task, afterwards (:mod:`.sync`);
+- ``optimize --task ID --queue Q``: a hyperparameter search over ClearML agents (:mod:`.optimize`).
 
-As with ``yolo``, a file named ``sync`` (or ``run``) in the working directory is run as a script, not the verb.
+As with ``yolo``, a file named ``sync`` (or ``run``, ``optimize``) in the working directory is run as a
+script, not the verb.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ usage: yolo-clearml script.py [args...]                  (or: python -m yolo_cle
        yolo-clearml yolo train model=... data=...        (Ultralytics' command line)
        yolo-clearml [run] --queue Q script.py [args...]  (send the trainings to ClearML queue Q:
                                                           a clearml-agent runs them, the shim on)
+       yolo-clearml optimize --task ID --queue Q [--space S.yaml] [--trials N] [--concurrent K] ...
+                                                         (a hyperparameter search over ClearML agents;
+                                                          yolo-clearml optimize --help)
        yolo-clearml --check                              (is this environment set up?)
        yolo-clearml sync RUN_DIR [RUN_DIR ...] [--project P] [--task ID] [--offline]
                                                          (a run directory into ClearML, afterwards)
@@ -51,6 +56,10 @@ def main(argv: list[str] | None = None) -> None:
         from .sync import main as sync
 
         raise SystemExit(sync(argv[1:]))
+    if argv[0] == "optimize" and not os.path.exists(argv[0]):
+        from .optimize import main as optimize
+
+        raise SystemExit(optimize(argv[1:]))
     if argv[0] == "run" and not os.path.exists(argv[0]):
         argv = argv[1:]
     argv = _take_queue(argv)

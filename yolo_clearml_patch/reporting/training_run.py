@@ -14,7 +14,7 @@ from typing import Any, Callable
 from ..base import run_record, settings
 from ..base.guard import guarded
 from ..base.log import logger
-from ..clearml_side import exit_guard
+from ..clearml_side import exit_guard, remote_launch
 from ..clearml_side.offline_policy import server_of
 from ..clearml_side.once_logger import OnceLogger, reporter_for
 from ..clearml_side.own_tasks import claim_for_training, close_task, created_by_shim
@@ -146,6 +146,8 @@ class TrainingRun:
         section = f"General [{out.label}]" if out.label else "General"
         # a copy: ClearML never writes into the args; off the training thread, as every blocking call
         out.delivery.submit("recording the hyperparameters", task.connect, dict(self._asked), section)
+        if created_by_shim(task) and not out.label:
+            out.delivery.submit("recording the program for agents", remote_launch.record_for_agents, task)
         if self._watches_abort(task):
             self.abort.watch(task)
 
