@@ -100,32 +100,49 @@ def queue_ready(name: str) -> QueueState:
     return find_queue(name)
 
 
-def record_runner(task: Any) -> None:
-    """Make the Task's recorded program run through the shim's runner on the agent."""
-    task._wait_for_repo_detection(timeout=REPO_DETECTION_TIMEOUT)
-    task.reload()
-    script = task.data.script
-    command = program()
+def _runner_script(script: Any, command: list[str]) -> dict[str, str]:
+    """The Task's script fields (ClearML's ``Script`` names) that run ``command`` through the runner."""
     detected = getattr(script, "entry_point", None) or None
     entry = runner_entry_point(command, detected)
     if command and command[0] == "yolo":  # Ultralytics' command line: no script to record
-        task.set_script(repository="", branch="", commit="", diff="", working_dir=".", entry_point=entry)
-        return
+        return {"repository": "", "branch": "", "version_num": "", "diff": "", "working_dir": ".", "entry_point": entry}
     working_dir = getattr(script, "working_dir", None) or "."
     if not getattr(script, "repository", None) and command and command[0] != "-m":
         # a standalone script (its code is in the Task): the agent writes it to the file named after
         # the colon, then runs the module entry point beside it
         working_dir = f"{working_dir.split(':', 1)[0]}:{os.path.basename(detected or command[0])}"
-    task.set_script(working_dir=working_dir, entry_point=entry)
+    return {"working_dir": working_dir, "entry_point": entry}
+
+
+def record_runner(task: Any) -> None:
+    """Make the Task's recorded program run through the shim's runner on the agent."""
+    task._wait_for_repo_detection(timeout=REPO_DETECTION_TIMEOUT)
+    task.reload()
+    fields = _runner_script(task.data.script, program())
+    if "version_num" in fields:
+        fields["commit"] = fields.pop("version_num")
+    task.set_script(**fields)
 
 
 def record_for_agents(task: Any) -> None:
     """A training's own Task records its program as the runner runs it, so that a clone of it (from the
     UI, or a search's trial) runs on an agent with the shim on and the same arguments. Not from a
-    notebook, whose program is the kernel, nor from ``python -c``, which has no program to rerun."""
+    notebook, whose program is the kernel, nor from ``python -c``, which has no program to rerun.
+
+    Sent as one ``tasks.edit`` of the script, without ClearML's Task lock (``set_script`` holds it
+    through its requests): while the server does not answer, other threads' Task calls go on.
+    """
     if "ipykernel" in sys.modules or task.is_offline() or program()[:1] == ["-c"]:
         return
-    record_runner(task)
+    task._wait_for_repo_detection(timeout=REPO_DETECTION_TIMEOUT)
+    script = task.data.script
+    if script is None:
+        return
+    for name, value in _runner_script(script, program()).items():
+        setattr(script, name, value)  # the local copy too: ClearML sends it whole when it edits the script
+    from clearml.backend_api.services import tasks as tasks_api
+
+    task.send(tasks_api.EditRequest(task=task.id, script=script, force=True))
 
 
 def send(task: Any, queue: QueueState) -> None:
