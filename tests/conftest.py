@@ -63,25 +63,19 @@ def run_python(args: list[str], env: dict[str, str], cwd: Path, timeout: float =
 @pytest.fixture
 def clearml_server():
     """The test ClearML server (API + files) on 127.0.0.1, up; stopped after the test."""
-    from clearml_api import ClearMLTestServer
+    from clearml_api.server import running_server
 
-    server = ClearMLTestServer().start()
-    try:
+    with running_server() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
 def server():
     """A test ClearML server shared by the tests of one module (the agent and search tests)."""
-    from clearml_api import ClearMLTestServer
+    from clearml_api.server import running_server
 
-    server = ClearMLTestServer().start()
-    try:
+    with running_server() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")

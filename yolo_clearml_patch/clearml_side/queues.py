@@ -23,7 +23,8 @@ class QueueState:
         return f"queue {self.name!r}: {len(self.workers)} worker(s) listen on it ({', '.join(self.workers)})"
 
 
-def _field(item: Any, name: str) -> Any:
+def field_of(item: Any, name: str) -> Any:
+    """A field of an item in a server reply, whether the client gave a dict or an object."""
     return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
 
 
@@ -34,19 +35,19 @@ def find_queue(name: str, client: Any = None) -> QueueState:
     """
     client = client or _client()
     queues = client.queues.get_all(only_fields=["id", "name"]) or []
-    match = next((q for q in queues if _field(q, "name") == name), None)
+    match = next((q for q in queues if field_of(q, "name") == name), None)
     if match is None:
-        names = ", ".join(sorted(repr(str(_field(q, "name"))) for q in queues)) or "none"
+        names = ", ".join(sorted(repr(str(field_of(q, "name"))) for q in queues)) or "none"
         raise ConfigurationError(
             f"ClearML queue {name!r} does not exist on this server; its queues: {names} "
             "(create it in the UI's Workers & Queues page, or pick one of these)"
         )
-    queue_id = str(_field(match, "id"))
+    queue_id = str(field_of(match, "id"))
     workers = []
     for worker in client.workers.get_all() or []:
-        listening = {str(_field(q, "id")) if not isinstance(q, str) else q for q in _field(worker, "queues") or []}
+        listening = {str(field_of(q, "id")) if not isinstance(q, str) else q for q in field_of(worker, "queues") or []}
         if queue_id in listening:
-            workers.append(str(_field(worker, "id")))
+            workers.append(str(field_of(worker, "id")))
     return QueueState(name=name, id=queue_id, workers=tuple(sorted(workers)))
 
 

@@ -115,25 +115,12 @@ def _runner_script(script: Any, command: list[str]) -> dict[str, str]:
 
 
 def record_runner(task: Any) -> None:
-    """Make the Task's recorded program run through the shim's runner on the agent."""
-    task._wait_for_repo_detection(timeout=REPO_DETECTION_TIMEOUT)
-    task.reload()
-    fields = _runner_script(task.data.script, program())
-    if "version_num" in fields:
-        fields["commit"] = fields.pop("version_num")
-    task.set_script(**fields)
+    """Make the Task's recorded program run through the shim's runner on the agent.
 
-
-def record_for_agents(task: Any) -> None:
-    """A training's own Task records its program as the runner runs it, so that a clone of it (from the
-    UI, or a search's trial) runs on an agent with the shim on and the same arguments. Not from a
-    notebook, whose program is the kernel, nor from ``python -c``, which has no program to rerun.
-
-    Sent as one ``tasks.edit`` of the script, without ClearML's Task lock (``set_script`` holds it
-    through its requests): while the server does not answer, other threads' Task calls go on.
+    After ClearML's repository detection, one ``tasks.edit`` of the script, sent without ClearML's
+    Task lock (``set_script`` holds it through its requests): while the server does not answer,
+    other threads' Task calls go on.
     """
-    if "ipykernel" in sys.modules or task.is_offline() or program()[:1] == ["-c"]:
-        return
     task._wait_for_repo_detection(timeout=REPO_DETECTION_TIMEOUT)
     script = task.data.script
     if script is None:
@@ -143,6 +130,16 @@ def record_for_agents(task: Any) -> None:
     from clearml.backend_api.services import tasks as tasks_api
 
     task.send(tasks_api.EditRequest(task=task.id, script=script, force=True))
+
+
+def record_for_agents(task: Any) -> None:
+    """A training's own Task records its program as the runner runs it (:func:`record_runner`), so that
+    a clone of it (from the UI, or a search's trial) runs on an agent with the shim on and the same
+    arguments. Not from a notebook, whose program is the kernel, nor from ``python -c``, which has no
+    program to rerun."""
+    if "ipykernel" in sys.modules or task.is_offline() or program()[:1] == ["-c"]:
+        return
+    record_runner(task)
 
 
 def send(task: Any, queue: QueueState) -> None:

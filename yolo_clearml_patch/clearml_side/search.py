@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from ..base.log import logger
 from ..base.settings import ConfigurationError
+from .queues import field_of
 from .remote_launch import RUNNER
 
 SECTION = "General"
@@ -85,7 +86,6 @@ class Outcome:
 
     trials: list[Trial] = field(default_factory=list)
     best: Trial | None = None
-    interrupted: bool = False
 
 
 def base_task(task_id: str) -> BaseTask:
@@ -189,7 +189,7 @@ def _paced(cls: Any) -> Any:
     return Paced
 
 
-def parameters(ranges: list[Range], pinned: dict[str, Any] | None = None) -> list[Any]:
+def parameters(ranges: list[Range]) -> list[Any]:
     """ClearML parameter ranges for the searched args (``General/<key>``)."""
     from clearml.automation import (
         DiscreteParameterRange,
@@ -211,7 +211,6 @@ def parameters(ranges: list[Range], pinned: dict[str, Any] | None = None) -> lis
             out.append(LogUniformParameterRange(name, math.log10(r.low), math.log10(r.high)))
         else:
             out.append(UniformParameterRange(name, r.low, r.high))
-    out += [DiscreteParameterRange(f"{SECTION}/{k}", [v]) for k, v in (pinned or {}).items()]
     return out
 
 
@@ -290,19 +289,15 @@ class Search:
         self._client: Any = None
 
     def run(self, on_progress: Callable[[Outcome], None]) -> Outcome:
-        """Start the search and watch it until it ends; Ctrl-C stops it (:meth:`stop`) and re-raises."""
+        """Start the search and watch it until it ends. A Ctrl-C passes through; the caller then calls :meth:`stop`."""
         self.hpo.start()
-        try:
-            while not self.hpo.wait(timeout=self.poll_s / 60.0):
-                self.refresh()
-                on_progress(self.outcome)
-            self.hpo.stop(wait_for_reporter=True)
+        while not self.hpo.wait(timeout=self.poll_s / 60.0):
             self.refresh()
             on_progress(self.outcome)
-            return self.outcome
-        except KeyboardInterrupt:
-            self.outcome.interrupted = True
-            raise
+        self.hpo.stop(wait_for_reporter=True)
+        self.refresh()
+        on_progress(self.outcome)
+        return self.outcome
 
     def refresh(self) -> None:
         """The trials as the server reports them now: status and objective, the best so far."""
@@ -316,10 +311,10 @@ class Search:
         if not known:
             return
         for item in self._tasks(list(known)):
-            trial = known[_field(item, "id")]
+            trial = known[field_of(item, "id")]
             was_ended = trial.ended
-            trial.status, trial.name = str(_field(item, "status")), str(_field(item, "name") or "")
-            trial.objective = _last_value(_field(item, "last_metrics"), self.goal)
+            trial.status, trial.name = str(field_of(item, "status")), str(field_of(item, "name") or "")
+            trial.objective = _last_value(field_of(item, "last_metrics"), self.goal)
             if trial.ended and not was_ended:
                 self._report_trial(trial)
         done = [t for t in self.outcome.trials if t.objective is not None and t.status == "completed"]
@@ -401,15 +396,11 @@ class Search:
         return self._client
 
 
-def _field(item: Any, name: str) -> Any:
-    return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
-
-
 def _last_value(last_metrics: Any, goal: Objective) -> float | None:
     """The objective's last reported value in a Task's ``last_metrics`` (keyed by hashes; matched by name)."""
     for variants in (last_metrics or {}).values():
         for entry in (variants or {}).values():
-            if _field(entry, "metric") == goal.title and _field(entry, "variant") == goal.series:
-                value = _field(entry, "value")
+            if field_of(entry, "metric") == goal.title and field_of(entry, "variant") == goal.series:
+                value = field_of(entry, "value")
                 return None if value is None else float(value)
     return None
