@@ -3,6 +3,7 @@ session's import hint. The policy is ``YOLO_CLEARML_OFFLINE`` (see :mod:`..base.
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,18 @@ from ..base import settings
 from ..base.guard import warn_once
 from ..base.log import logger
 from .server_probe import server_answers
+
+_config_lock = threading.Lock()
+
+
+def load_clearml_config() -> None:
+    """Load ClearML's configuration once, under a lock. Its parser (pyhocon over pyparsing) is not
+    thread-safe, and two threads may load it first at once: the shim's start thread (``Task.init``)
+    and the training thread (a ``clearml://`` dataset); a clash fails with ConfigWrongTypeException."""
+    from clearml.config import ConfigWrapper
+
+    with _config_lock:
+        ConfigWrapper._init()
 
 
 def clearml_configured() -> bool:
@@ -48,6 +61,7 @@ def use_offline_mode(task_cls: Any) -> bool | None:
     An online server is used only if it answers within the configured bound, so a dead or
     hanging server never blocks training for longer than that.
     """
+    load_clearml_config()
     if task_cls.is_offline():  # CLEARML_OFFLINE_MODE=1, Task.set_offline(True), or a parent's offline Task
         return True
     if settings.offline() == "1":

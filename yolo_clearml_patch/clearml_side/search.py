@@ -21,6 +21,8 @@ SECTION = "General"
 TEMPLATE_TAG = "search template"
 ENDED = ("completed", "stopped", "failed", "published", "closed")
 FITNESS = ("fitness", "fitness")
+ABORT_CALLBACK_PROPERTY = "_abort_callback_timeout"  # a Task's runtime property, set by register_abort_callback
+ABORT_READY_S = 60.0  # how long a stop waits for a running trial to register its abort callback
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ class Trial:
     status: str = "created"
     objective: float | None = None
     name: str = ""
+    abortable: bool = False  # its process registered ClearML's abort callback: an abort lets it finish
 
     @property
     def ended(self) -> bool:
@@ -299,8 +302,9 @@ class Search:
         on_progress(self.outcome)
         return self.outcome
 
-    def refresh(self) -> None:
-        """The trials as the server reports them now: status and objective, the best so far."""
+    def refresh(self, runtime: bool = False) -> None:
+        """The trials as the server reports them now: status and objective, the best so far (and with
+        ``runtime``, whether each one's process can take an abort gracefully)."""
         created = self.hpo.optimizer.get_created_jobs_ids() if self.hpo.optimizer else {}
         known = {t.task_id: t for t in self.outcome.trials}
         for task_id, values in created.items():
@@ -310,8 +314,10 @@ class Search:
                 known[task_id] = trial
         if not known:
             return
-        for item in self._tasks(list(known)):
+        for item in self._tasks(list(known), runtime):
             trial = known[field_of(item, "id")]
+            if runtime:
+                trial.abortable = _abort_callback_registered(field_of(item, "runtime"))
             was_ended = trial.ended
             trial.status, trial.name = str(field_of(item, "status")), str(field_of(item, "name") or "")
             trial.objective = _last_value(field_of(item, "last_metrics"), self.goal)
@@ -328,24 +334,30 @@ class Search:
         """Stop the search: no new trial; queued trials dequeued and marked stopped, running ones aborted
         as from the UI (they finish the epoch, report and end ``stopped``), waited for up to ``grace_s``.
 
+        A running trial is aborted once its process has registered ClearML's abort callback (the
+        shim does so when its Task starts): before that, the agent would kill it at once. One that
+        has not registered within ``ABORT_READY_S`` (not the shim's, or stuck) is aborted anyway.
         Returns the trials still running when the wait ended.
         """
         from clearml import Task
 
         if self.hpo.optimizer is not None:  # the strategy's loop only: its own stop() aborts running trials at once
             self.hpo.optimizer._stop_event.set()
-        deadline = time.monotonic() + grace_s
+        started = time.monotonic()
+        deadline = started + grace_s
+        aborted: set[str] = set()
         while True:
-            self.refresh()
-            pending = [t for t in self.outcome.trials if not t.ended]
-            for trial in pending:
+            self.refresh(runtime=True)
+            ready_anyway = time.monotonic() - started > min(ABORT_READY_S, grace_s / 2)
+            for trial in [t for t in self.outcome.trials if not t.ended and t.task_id not in aborted]:
                 try:
                     if trial.status in {"queued", "created"}:  # never ran: a draft, marked stopped
                         if trial.status == "queued":
                             Task.dequeue(trial.task_id)
                         self._api().tasks.stopped(task=trial.task_id, force=True, status_reason="search stopped")
-                    elif trial.status == "in_progress":
+                    elif trial.status == "in_progress" and (trial.abortable or ready_anyway):
                         self._api().tasks.stop(task=trial.task_id, force=False, status_reason="search stopped")
+                        aborted.add(trial.task_id)
                 except Exception as exc:  # a trial that changed status meanwhile
                     logger().debug(f"stopping trial {trial.task_id}: {exc}")
             running = [t for t in self.outcome.trials if t.status == "in_progress"]
@@ -384,8 +396,8 @@ class Search:
         if value is not None:
             log.report_scalar("objective", "best so far", value=value, iteration=trial.number)
 
-    def _tasks(self, ids: list[str]) -> list[Any]:
-        fields = ["id", "name", "status", "last_metrics"]
+    def _tasks(self, ids: list[str], runtime: bool = False) -> list[Any]:
+        fields = ["id", "name", "status", "last_metrics", *(["runtime"] if runtime else [])]
         return list(self._api().tasks.get_all(id=ids, only_fields=fields) or [])
 
     def _api(self) -> Any:
@@ -394,6 +406,15 @@ class Search:
 
             self._client = APIClient()
         return self._client
+
+
+def _abort_callback_registered(runtime: Any) -> bool:
+    """Whether a Task's runtime properties say its process registered ClearML's abort callback (the
+    property clearml-agent reads to wait for the callback instead of killing the process)."""
+    try:
+        return float((runtime or {}).get(ABORT_CALLBACK_PROPERTY, 0)) > 0
+    except (TypeError, ValueError, AttributeError):
+        return False
 
 
 def _last_value(last_metrics: Any, goal: Objective) -> float | None:

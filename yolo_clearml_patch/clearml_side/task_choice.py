@@ -15,7 +15,7 @@ from ..base import settings
 from ..base.guard import bounded, warn_once
 from ..base.log import logger
 from . import exit_guard
-from .offline_policy import clearml_configured, go_offline, server_host, use_offline_mode
+from .offline_policy import clearml_configured, go_offline, load_clearml_config, server_host, use_offline_mode
 from .own_tasks import close_task, remember, used_by_a_training
 
 
@@ -73,7 +73,7 @@ def _continuable(record: dict | None, offline: bool) -> str | None:
     return record["task_id"] if record["server"].rstrip("/") == server_host().rstrip("/") else None
 
 
-def _detach_from_parent_task() -> None:
+def detach_from_parent_task() -> None:
     """In a child process that is not a DDP worker, forget the parent's Task.
 
     ClearML passes the parent's Task on through ``CLEARML_PROC_MASTER_ID``, so every child process
@@ -130,9 +130,10 @@ def task_for(
     except ImportError:
         warn_once("no clearml", "clearml is not installed: this training is not reported to ClearML")
         return None
+    load_clearml_config()  # before anything reads it: the training thread may load it at the same time
     # read by Task.init, which current_task() also calls in a child of a process that has a Task
     Task._report_subprocess_enabled = False
-    _detach_from_parent_task()
+    detach_from_parent_task()
     task = Task.current_task()
     if task is not None and not (fresh and used_by_a_training(task)):
         disable_framework_bindings()

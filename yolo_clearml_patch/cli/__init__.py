@@ -7,9 +7,11 @@ Its verbs, one module each:
   are sent to that ClearML queue and run on an agent;
 - ``--check``: is this environment set up to report? (:mod:`.check`);
 - ``sync RUN_DIR ...``: an Ultralytics run directory into a ClearML Task, afterwards (:mod:`.sync`);
-- ``optimize --task ID --queue Q``: a hyperparameter search over ClearML agents (:mod:`.optimize`).
+- ``optimize --task ID --queue Q``: a hyperparameter search over ClearML agents (:mod:`.optimize`);
+- ``dataset upload DATA_YAML --project P --name N``: a local YOLO dataset as a ClearML dataset
+  version, to train on with ``data=clearml://...`` (:mod:`.dataset`).
 
-As with ``yolo``, a file named ``sync`` (or ``run``, ``optimize``) in the working directory is run as a
+As with ``yolo``, a file named ``sync`` (or ``run``, ``optimize``, ``dataset``) in the working directory is run as a
 script, not the verb.
 """
 
@@ -30,6 +32,9 @@ usage: yolo-clearml script.py [args...]                  (or: python -m yolo_cle
        yolo-clearml optimize --task ID --queue Q [--space S.yaml] [--trials N] [--concurrent K] ...
                                                          (a hyperparameter search over ClearML agents;
                                                           yolo-clearml optimize --help)
+       yolo-clearml dataset upload data.yaml --project P --name N
+                                                         (a local YOLO dataset as a ClearML dataset
+                                                          version; train with data=clearml://...)
        yolo-clearml --check                              (is this environment set up?)
        yolo-clearml sync RUN_DIR [RUN_DIR ...] [--project P] [--task ID] [--offline]
                                                          (a run directory into ClearML, afterwards)
@@ -60,6 +65,10 @@ def main(argv: list[str] | None = None) -> None:
         from .optimize import main as optimize
 
         raise SystemExit(optimize(argv[1:]))
+    if argv[0] == "dataset" and not os.path.exists(argv[0]):
+        from .dataset import main as dataset
+
+        raise SystemExit(dataset(argv[1:]))
     if argv[0] == "run" and not os.path.exists(argv[0]):
         argv = argv[1:]
     argv = _take_queue(argv)

@@ -125,16 +125,23 @@ def _run(args: argparse.Namespace, plan: dict[str, Any]) -> int:
     project = args.project or base.task.get_project_name()
     options = {"auto_connect_arg_parser": False, "auto_connect_streams": False,
                "auto_connect_frameworks": {"detect_repository": False}}  # fmt: skip
-    task = task_for(project, f"optimize: {base.task.name}", task_type="optimizer", init_options=options)
-    if task is None or task.is_offline():
-        print("yolo-clearml optimize: the optimizer Task could not be created on the server", file=sys.stderr)
-        return 2
-    print(f"optimizer Task: {task.get_output_log_web_page()}")
-    template = search.template(base, plan["pins"], task.id)
-    run = search.Search(
-        task, template, search.parameters(plan["ranges"]), goal, strategy_cls, queue.name,
-        args.trials, args.concurrent, args.time_limit, args.poll, args.seed,
-    )  # fmt: skip
+    task = None
+    try:  # a Ctrl-C before the search runs: nothing was enqueued; the optimizer Task (if made) ends stopped
+        task = task_for(project, f"optimize: {base.task.name}", task_type="optimizer", init_options=options)
+        if task is None or task.is_offline():
+            print("yolo-clearml optimize: the optimizer Task could not be created on the server", file=sys.stderr)
+            return 2
+        print(f"optimizer Task: {task.get_output_log_web_page()}")
+        template = search.template(base, plan["pins"], task.id)
+        run = search.Search(
+            task, template, search.parameters(plan["ranges"]), goal, strategy_cls, queue.name,
+            args.trials, args.concurrent, args.time_limit, args.poll, args.seed,
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        print("yolo-clearml optimize: interrupted before the search started; no trial was enqueued", file=sys.stderr)
+        if task is not None:
+            close_task(task, KeyboardInterrupt())
+        return 130
     bar = tqdm(total=args.trials, unit="trial", desc="search", file=sys.stderr, dynamic_ncols=True)
 
     def progress(outcome: search.Outcome) -> None:

@@ -15,6 +15,7 @@ from ..base import run_record, settings
 from ..base.guard import guarded
 from ..base.log import logger
 from ..clearml_side import exit_guard, remote_launch
+from ..clearml_side.datasets import record_input
 from ..clearml_side.offline_policy import server_of
 from ..clearml_side.once_logger import OnceLogger, reporter_for
 from ..clearml_side.own_tasks import claim_for_training, close_task, created_by_shim
@@ -241,6 +242,14 @@ class TrainingRun:
         self.out.delivery.retire()
         if not close_task(task, error):
             logger().warning(f"ClearML could not mark Task {task.id} failed within {settings.flush_timeout():g} s")
+
+    def record_dataset(self, local: Any) -> None:
+        """The training's ``clearml://`` dataset, recorded on its Task as ClearML records a dataset input."""
+
+        def report(out: OnceLogger) -> None:
+            out.delivery.submit("recording the dataset", record_input, out.task, local)
+
+        self._send("recording the dataset", report)
 
     def _resolve(self) -> None:
         """Send the args Ultralytics changed since the start to "Resolved" (see :mod:`.resolved_args`)."""

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..base.guard import guarded
+from ..clearml_side.datasets import record_input
 from ..clearml_side.once_logger import OnceLogger, reporter_for
 from ..clearml_side.task_choice import task_for
 from .native_plots import report_native_plots
@@ -33,14 +34,16 @@ def finished_validation(out: OnceLogger, validator: Any, plots: Any, save_dir: A
     guarded("reporting final metrics", _final_metrics, out, validator)
 
 
-def report_standalone_validation(validator: Any) -> None:
+def report_standalone_validation(validator: Any, dataset: Any = None) -> None:
     """``model.val(...)`` outside training: metrics, images and plots, to the current Task or a new
-    Task of type "testing" named after the validation run."""
+    Task of type "testing" named after the validation run; its ``clearml://`` ``dataset`` recorded."""
     save_dir = Path(validator.save_dir)
     task = task_for(getattr(validator.args, "project", None), save_dir.name, task_type="testing")
     if task is None:
         return
     out = reporter_for(task, save_dir.name)
+    if dataset is not None:
+        out.delivery.submit("recording the dataset", record_input, task, dataset)
     guarded("reporting validation samples", out.debug_samples, validation_files(save_dir), "Validation")
     finished_validation(out, validator, getattr(validator, "plots", {}) or {}, save_dir, 0)
     finish_report(out, save_dir)

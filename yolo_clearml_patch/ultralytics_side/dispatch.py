@@ -24,6 +24,7 @@ _HANDLERS = {
 }
 
 _runs: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_datasets: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # trainer or validator -> its clearml:// dataset
 
 
 def _reporting_rank() -> bool:
@@ -38,7 +39,17 @@ def _started_run(trainer: Any) -> Any:
     if run is None:
         run = _runs[trainer] = TrainingRun(trainer, **tuner.iteration_placement())
         guarded("starting ClearML reporting", run.start)
+        if trainer in _datasets:  # Ultralytics < 8.4 reads the dataset before the run starts
+            run.record_dataset(_datasets[trainer])
     return run
+
+
+def on_dataset(owner: Any, local: Any) -> None:
+    """A trainer's or a standalone validator's ``clearml://`` dataset: recorded on its Task."""
+    _datasets[owner] = local
+    run = _runs.get(owner)
+    if run is not None:
+        run.record_dataset(local)
 
 
 def on_trainer_event(trainer: Any, event: str | None) -> None:
@@ -142,4 +153,4 @@ def on_validator_event(validator: Any, event: str | None) -> None:
             guarded("reporting validation samples", run.val_end, validator)
             return
     if not getattr(validator, "training", False):
-        guarded("reporting a standalone validation", report_standalone_validation, validator)
+        guarded("reporting a standalone validation", report_standalone_validation, validator, _datasets.get(validator))

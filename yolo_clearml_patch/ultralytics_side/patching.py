@@ -15,6 +15,7 @@ from ..base import switch
 from ..base.guard import guarded, warn_once
 from ..base.log import logger
 from . import dispatch, remote_overrides, tuner
+from .dataset_uri import local_data
 from .ddp import launches_ddp
 from .upstream_callback import drop_upstream
 
@@ -68,6 +69,23 @@ def _init_wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any
     return wrapped(*args, **kwargs)
 
 
+def _reading_data(validator: bool) -> Any:
+    """A wrapper of where Ultralytics reads its dataset (``BaseTrainer.get_dataset``; with
+    ``validator``, ``BaseValidator.__call__`` on its own, without a trainer): a ``clearml://``
+    dataset is read from its local copy, and recorded on the Task."""
+
+    def wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+        trainer = (args[0] if args else kwargs.get("trainer")) if validator else None
+        if not switch.is_on() or instance is None or trainer is not None:
+            return wrapped(*args, **kwargs)
+        with local_data(instance) as local:
+            if local is not None:
+                guarded("recording the dataset", dispatch.on_dataset, instance, local)
+            return wrapped(*args, **kwargs)
+
+    return wrapper
+
+
 def _export_wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
     """``Exporter.__call__``: the exported file is registered as an output model, after the export."""
     exported = wrapped(*args, **kwargs)
@@ -105,9 +123,11 @@ TARGETS = {
         ("BaseTrainer", "run_callbacks", _reporting_wrapper(dispatch.on_trainer_event)),
         ("BaseTrainer", "train", _train_wrapper),
         ("BaseTrainer", "__init__", _init_wrapper),
+        ("BaseTrainer", "get_dataset", _reading_data(validator=False)),
     ],
     "ultralytics.engine.validator": [
-        ("BaseValidator", "run_callbacks", _reporting_wrapper(dispatch.on_validator_event))
+        ("BaseValidator", "run_callbacks", _reporting_wrapper(dispatch.on_validator_event)),
+        ("BaseValidator", "__call__", _reading_data(validator=True)),
     ],
     "ultralytics.engine.exporter": [("Exporter", "__call__", _export_wrapper)],
     "ultralytics.engine.tuner": [
