@@ -212,13 +212,20 @@ def idle_queue(server) -> str:
     return "idle"
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    """In the child: SIGINT's default action, as in a terminal. A shell that starts the test run in
+    the background (no job control) ignores SIGINT, and every child inherits that: then Python raises
+    no KeyboardInterrupt and the Ctrl-C under test would never arrive."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @contextlib.contextmanager
 def optimize_running(server, workdir, *args: str) -> Iterator[subprocess.Popen]:
     """``optimize`` in the background (its own process group, killed by PID at the end)."""
     env = user_env(server, workdir / "home")
     cmd = [sys.executable, "-m", "yolo_clearml_patch", "optimize", *args]
     popen = subprocess.Popen(cmd, env=env, cwd=str(workdir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             text=True, start_new_session=True)  # fmt: skip
+                             text=True, start_new_session=True, preexec_fn=_ctrl_c_as_in_a_terminal)  # fmt: skip
     try:
         yield popen
     finally:
