@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .files import write_atomically
+
 FILE_NAME = "clearml_task.json"
 
 
@@ -27,9 +29,7 @@ def write(save_dir: Any, task: Any, server: str | None) -> None:
     }
     path = Path(save_dir) / FILE_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(record, indent=2) + "\n")
-    temporary.replace(path)  # never half-written
+    write_atomically(path, json.dumps(record, indent=2) + "\n")
 
 
 def read(run_dir: Any) -> dict | None:

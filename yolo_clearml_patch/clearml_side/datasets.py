@@ -23,12 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from ..base import settings
+from ..base.files import write_atomically
 from ..base.log import logger
 from ..base.settings import ConfigurationError
-from .offline_policy import clearml_configured, load_clearml_config, server_host
+from .offline_policy import load_clearml_config, server_unusable
 from .queues import field_of
 from .remote_launch import running_on_an_agent
-from .server_probe import server_answers
 from .task_choice import detach_from_parent_task
 
 SCHEME = "clearml://"
@@ -144,12 +144,21 @@ def _fetched_before(ref: DatasetRef, classify: bool) -> LocalDataset | None:
         return None
     item = _index().get(_key(ref.uri, classify))
     try:
-        local = LocalDataset(ref.uri, item["id"], item["name"], item["version"], Path(item["root"]), item["data"])
+        local = _from_item(ref.uri, item)
         if local.id == ref.id and Path(local.data).exists() and _copy_files(local.root) == item["files"]:
             return local
     except Exception:
         pass
     return None
+
+
+def _as_item(local: LocalDataset) -> dict[str, Any]:
+    """``local`` as JSON (the index beside the cache, and what a process hands down), without its URI."""
+    return {"id": local.id, "name": local.name, "version": local.version, "root": str(local.root), "data": local.data}
+
+
+def _from_item(uri: str, item: dict[str, Any]) -> LocalDataset:
+    return LocalDataset(uri, item["id"], item["name"], item["version"], Path(item["root"]), item["data"])
 
 
 def _key(uri: str, classify: bool) -> str:
@@ -160,8 +169,7 @@ def _inherited(uri: str, classify: bool) -> LocalDataset | None:
     """What the parent process resolved ``uri`` to (a DDP worker, a tuner iteration): the same
     version from the same cache, without asking the server again."""
     try:
-        item = json.loads(os.environ.get(INHERITED_VAR) or "{}").get(_key(uri, classify))
-        local = LocalDataset(uri, item["id"], item["name"], item["version"], Path(item["root"]), item["data"])
+        local = _from_item(uri, json.loads(os.environ.get(INHERITED_VAR) or "{}").get(_key(uri, classify)))
     except Exception:
         return None
     logger().info(f"{uri} is ClearML dataset {local.id}, local copy {local.root} (as the parent process resolved it)")
@@ -174,9 +182,7 @@ def _hand_down(local: LocalDataset, classify: bool) -> None:
         known = json.loads(os.environ.get(INHERITED_VAR) or "{}")
     except ValueError:
         known = {}
-    known[_key(local.uri, classify)] = {
-        "id": local.id, "name": local.name, "version": local.version, "root": str(local.root), "data": local.data,
-    }  # fmt: skip
+    known[_key(local.uri, classify)] = _as_item(local)
     os.environ[INHERITED_VAR] = json.dumps(known)
 
 
@@ -186,16 +192,10 @@ def need_server(subject: str, cached: bool = False) -> None:
     from clearml import Task
 
     load_clearml_config()
-    reason = None
     if Task.is_offline() or settings.offline() == "1":
-        reason = "ClearML is in offline mode"
-    elif not clearml_configured():
-        reason = "ClearML is not configured (no clearml.conf, no CLEARML_API_* keys)"
+        reason: str | None = "ClearML is in offline mode"
     else:
-        host = server_host()
-        answered, _ = server_answers(host, settings.server_timeout())
-        if not answered:
-            reason = f"the ClearML server {host} did not answer within {settings.server_timeout():g} s"
+        reason = server_unusable()
     if reason is None:
         return
     index = _index() if cached else {}
@@ -283,6 +283,7 @@ def derived_yaml(uri: str, dataset_id: str, root: Path) -> Path:
     data = {k: v for k, v in data.items() if k != "download"}  # Ultralytics would run a download script
     data["path"] = str(root)
     target = own_cache() / dataset_id / found[0]
+    target.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(target, yaml.safe_dump(data, sort_keys=False))
     return target
 
@@ -308,14 +309,6 @@ def own_cache() -> Path:
     return Path(base).expanduser() / "yolo_clearml_patch" / "datasets"
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` whole or not at all."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def _index() -> dict[str, Any]:
     try:
         return json.loads((own_cache() / "index.json").read_text())
@@ -327,10 +320,8 @@ def _remember(local: LocalDataset, classify: bool) -> None:
     """Which copy a URI resolved to: offline, the error names it; by id, the next run takes it."""
     try:
         index = _index()
-        index[_key(local.uri, classify)] = {
-            "id": local.id, "name": local.name, "version": local.version, "root": str(local.root),
-            "data": local.data, "files": _copy_files(local.root),
-        }  # fmt: skip
+        index[_key(local.uri, classify)] = {**_as_item(local), "files": _copy_files(local.root)}
+        own_cache().mkdir(parents=True, exist_ok=True)
         write_atomically(own_cache() / "index.json", json.dumps(index, indent=1))
     except OSError as exc:
         logger().debug(f"recording {local.uri} in the datasets index: {exc}")

@@ -67,16 +67,22 @@ def use_offline_mode(task_cls: Any) -> bool | None:
     if settings.offline() == "1":
         task_cls.set_offline(True)
         return True
+    reason = server_unusable()
+    return False if reason is None else go_offline(task_cls, reason)
+
+
+def server_unusable() -> str | None:
+    """Why the configured ClearML server cannot be used now (not configured, or no answer within
+    the bound); None when it answered."""
     if not clearml_configured():
-        return go_offline(task_cls, "ClearML is not configured (no clearml.conf, no CLEARML_API_* keys)")
+        return "ClearML is not configured (no clearml.conf, no CLEARML_API_* keys)"
     timeout, started = settings.server_timeout(), time.monotonic()  # the bound covers the whole check
     host = server_host()
     answered, _ = server_answers(host, max(0.0, timeout - (time.monotonic() - started)))
     if not answered:
         waited = time.monotonic() - started
-        reason = f"the ClearML server {host} did not answer within {timeout:g} s (waited {waited:.1f} s)"
-        return go_offline(task_cls, reason)
-    return False
+        return f"the ClearML server {host} did not answer within {timeout:g} s (waited {waited:.1f} s)"
+    return None
 
 
 def choose_mode() -> bool | None:

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..base.files import write_atomically
 from ..base.log import logger
 from ..base.settings import ConfigurationError
 
@@ -222,6 +223,4 @@ def _write_yaml(path: Path, values: dict[str, Any], best: Any, goal: Any) -> Non
         f"# objective {goal.title}/{goal.series} = {best.objective:.6g}\n"
         "# use: model.train(cfg='best_hyperparameters.yaml', data=..., epochs=...)\n"
     )
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(head + yaml.safe_dump(values, sort_keys=True))
-    os.replace(tmp, path)
+    write_atomically(path, head + yaml.safe_dump(values, sort_keys=True))
