@@ -159,7 +159,8 @@ kinds = {}
 for name, targets in TARGETS.items():
     module = importlib.import_module(name)
     for class_name, method, _ in targets:
-        kinds[f"{name}.{class_name}.{method}"] = type(vars(owner(module, class_name))[method]).__name__
+        if method in vars(owner(module, class_name)):  # else inherited: the defining class's wrapper runs
+            kinds[f"{name}.{class_name}.{method}"] = type(vars(owner(module, class_name))[method]).__name__
 print(json.dumps(kinds))
 """
     proc = run_python(["-c", code], child_env, cwd=tmp_path)

@@ -63,3 +63,10 @@ def test_ddp_workers_report_to_the_launchers_task(child_env, datasets, home, tmp
     # ClearML renames an image a child process uploads (a pid suffix) after the plot event already links
     # the first name, so the worker's plot images are stored but their links in the plots are stale
     assert_complete(session, result.run_dir, plot_links=False)
+    # worst images: each rank validates its half of the images (8.4); rank 0 reports the worst of
+    # both halves, once (untrained, every image with objects is among them)
+    val_images = len(list((Path(datasets["detect"]).parent / "images" / "val").glob("*.jpg")))
+    worst = session.images("Worst images")
+    for iteration in (0, 1):  # the epoch's validation, the final one
+        assert {slot for slot, i in worst if i == iteration} == {f"worst_{k:02d}" for k in range(val_images)}
+    assert not session.duplicates()

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import pytest
 from expectations import assert_complete
+from synthetic_data import CLASS_NAMES
 
 
 @pytest.mark.parametrize("way", ["runner", "import", "pth"])
 def test_each_way_in_reports_everything_once(train, way, home, tmp_path):
-    result = train(way)
+    off = way == "pth"  # and the worst images turned off there
+    result = train(way, env={"YOLO_CLEARML_WORST_IMAGES": "0"} if off else None)
     result.assert_finished()
+    worst = result.session.images("Worst images")
+    assert not worst if off else {i for _, i in worst} == {0, 1, 2}  # 2 epochs and the final validation
     # nothing written outside the run directory, ClearML's cache, Ultralytics' settings (and the font
     # cache matplotlib keeps when Ultralytics 8.3 imports it)
     assert {p.name for p in tmp_path.iterdir()} == {"home", "runs"}
@@ -40,3 +44,7 @@ def test_classify_training_is_reported(train):
     result.assert_finished()
     assert_complete(result.session, result.run_dir)
     assert "metrics/accuracy_top1" in result.session.single_values()
+    # per-class top-1 accuracy at every epoch (2 epochs); classify has no worst images
+    for name in CLASS_NAMES:
+        assert set(result.session.scalars("per-class top-1", name)) >= {0, 1}, name
+    assert not result.session.images("Worst images")

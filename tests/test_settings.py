@@ -45,3 +45,18 @@ def test_configure_wins_over_environment(monkeypatch):
 def test_tags_must_be_strings():
     with pytest.raises(ConfigurationError, match="list of strings"):
         configure(tags="Ultralytics")
+
+
+def test_worst_images_count(monkeypatch):
+    assert settings.worst_images() == 8  # the default
+    monkeypatch.setenv("YOLO_CLEARML_WORST_IMAGES", " 0 ")
+    assert settings.worst_images() == 0  # off
+    for bad in ("-1", "2.5", "eight"):
+        monkeypatch.setenv("YOLO_CLEARML_WORST_IMAGES", bad)
+        with pytest.raises(ConfigurationError, match=f"YOLO_CLEARML_WORST_IMAGES='{bad}'.*whole number, 0 or more"):
+            settings.worst_images()
+    configure(worst_images=3)  # wins over the (bad) environment
+    assert settings.worst_images() == 3
+    for bad in (True, 2.5, -1):
+        with pytest.raises(ConfigurationError, match=r"configure\(worst_images=...\)"):
+            configure(worst_images=bad)

@@ -71,7 +71,7 @@ def test_sync_offline_gives_everything_a_live_run_has(run_dir, child_env, home, 
 def test_synced_and_live_runs_hold_the_same_events(train, child_env, home, tmp_path):
     """A dashboard cannot tell them apart: the same titles, series and iterations, except what the
     README lists as beyond a run directory (fitness per epoch, the interactive plots, inference speed,
-    and with Ultralytics 8.3 the epoch times)."""
+    each validation's worst images and per-class metrics, and with Ultralytics 8.3 the epoch times)."""
     live = train("runner", "detect", "--epochs", "2")
     live.assert_finished()
     copy = tmp_path / "copy" / live.run_dir.name
@@ -91,7 +91,9 @@ def test_synced_and_live_runs_hold_the_same_events(train, child_env, home, tmp_p
     beyond_a_directory = {
         k
         for k in keys(live_session)
-        if k[1] == "fitness" or (k[2] == "model/speed_PyTorch(ms)" and k[3] == SINGLE_VALUE_ITER)
+        if k[1] in {"fitness", "Worst images"}
+        or k[1].startswith("per-class ")
+        or (k[2] == "model/speed_PyTorch(ms)" and k[3] == SINGLE_VALUE_ITER)
     }
     if "time" not in results_rows(copy)[0]:  # Ultralytics 8.3's results.csv has no time column
         beyond_a_directory |= {k for k in keys(live_session) if k[1] == "Epoch Time"}
@@ -245,3 +247,28 @@ def test_console_script_and_a_file_named_sync(child_env, tmp_path):
     (tmp_path / "sync").write_text("import sys\nprint('SCRIPT NAMED SYNC', sys.argv[1:])\n")
     proc = run_python(["-m", "yolo_clearml_patch", "sync", "x"], child_env, cwd=tmp_path)
     assert proc.returncode == 0 and "SCRIPT NAMED SYNC ['x']" in proc.stdout, proc.stderr[-2000:]
+
+
+def test_sync_worst_images_validates_the_run_once_more_or_says_it_cannot(run_dir, child_env, home, tmp_path):
+    """``--worst-images``: best.pt validated again on the run's data; its worst images and per-class
+    metrics where a live training puts its final validation's (one iteration after the last epoch)."""
+    proc = sync([str(run_dir), "--worst-images"], _offline(child_env), tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    [session] = sessions_under(home)
+    final = len(results_rows(run_dir))
+    data = Path(re.search(r"^data: (.+)$", (run_dir / "args.yaml").read_text(), re.M).group(1).strip("'\""))
+    val_images = len(list((data.parent / "images" / "val").glob("*.jpg")))  # untrained: each is among the worst
+    assert session.images("Worst images") == {(f"worst_{k:02d}", final) for k in range(min(8, val_images))}
+    assert set(session.scalars("per-class AP50-95", "rect")) == {final}
+    assert not session.duplicates()
+
+    # a run whose data is gone: said, and the rest is synced
+    other = tmp_path / "other" / run_dir.name
+    shutil.copytree(run_dir, other, ignore=shutil.ignore_patterns(RECORD))
+    args_yaml = other / "args.yaml"
+    args_yaml.write_text(re.sub(r"^data: .+$", f"data: {tmp_path / 'gone.yaml'}", args_yaml.read_text(), flags=re.M))
+    proc = sync([str(other), "--worst-images"], _offline(child_env), tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "no worst images or per-class metrics" in proc.stderr and "gone.yaml" in proc.stderr, proc.stderr[-3000:]
+    newest = sessions_under(home)[-1]
+    assert not newest.images("Worst images") and newest.scalars("Epoch Time", "Epoch Time")

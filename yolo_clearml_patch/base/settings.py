@@ -7,6 +7,7 @@ Values given to ``configure()`` win over the environment.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 SWITCH_VAR = "YOLO_CLEARML_PATCH"
 STRICT_VAR = "YOLO_CLEARML_PATCH_STRICT"
@@ -16,6 +17,8 @@ FLUSH_VAR = "YOLO_CLEARML_FLUSH_TIMEOUT"
 FORCE_VAR = "YOLO_CLEARML_PATCH_FORCE"
 REMOTE_VAR = "YOLO_CLEARML_REMOTE_OVERRIDES"
 QUEUE_VAR = "YOLO_CLEARML_QUEUE"
+WORST_VAR = "YOLO_CLEARML_WORST_IMAGES"
+DEFAULT_WORST_IMAGES = 8
 DEFAULT_SERVER_TIMEOUT = 10.0
 DEFAULT_FLUSH_TIMEOUT = 30.0
 
@@ -84,31 +87,48 @@ def offline() -> str:
     return parse_offline(OFFLINE_VAR, raw) if raw.strip() else "auto"
 
 
+def _parse_number(name: str, raw: object, convert: Any, valid: Any, expected: str) -> Any:
+    try:
+        value = convert(raw)
+    except (TypeError, ValueError):
+        value = None
+    if value is None or not valid(value):
+        raise ConfigurationError(f"{name}={raw!r} is not understood; expected {expected}")
+    return value
+
+
 def parse_timeout(name: str, raw: object) -> float:
     """A positive number of seconds."""
-    try:
-        value = float(raw)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        value = float("nan")
-    if not value > 0 or value == float("inf"):
-        raise ConfigurationError(f"{name}={raw!r} is not understood; expected a positive number of seconds, e.g. 10")
-    return value
+    return _parse_number(name, raw, float, lambda v: 0 < v < float("inf"), "a positive number of seconds, e.g. 10")
+
+
+def _whole(raw: object) -> int:
+    if isinstance(raw, (bool, float)):
+        raise ValueError(raw)
+    return int(str(raw).strip())
+
+
+def parse_count(name: str, raw: object) -> int:
+    """A whole number, 0 or more."""
+    return _parse_number(name, raw, _whole, lambda v: v >= 0, "a whole number, 0 or more (0: off)")
+
+
+def _from_env(key: str, var: str, parse: Any, default: Any) -> Any:
+    """A setting: from ``configure()``, else the environment variable ``var``, else ``default``."""
+    if key in _overrides:
+        return _overrides[key]
+    raw = os.environ.get(var, "")
+    return parse(var, raw) if raw.strip() else default
 
 
 def server_timeout() -> float:
     """Seconds the shim waits for a ClearML server to answer before recording offline."""
-    if "server_timeout" in _overrides:
-        return float(_overrides["server_timeout"])  # type: ignore[arg-type]
-    raw = os.environ.get(TIMEOUT_VAR, "")
-    return parse_timeout(TIMEOUT_VAR, raw) if raw.strip() else DEFAULT_SERVER_TIMEOUT
+    return float(_from_env("server_timeout", TIMEOUT_VAR, parse_timeout, DEFAULT_SERVER_TIMEOUT))
 
 
 def flush_timeout() -> float:
     """Seconds train end, and the process exit, wait for reports to reach a ClearML server."""
-    if "flush_timeout" in _overrides:
-        return float(_overrides["flush_timeout"])  # type: ignore[arg-type]
-    raw = os.environ.get(FLUSH_VAR, "")
-    return parse_timeout(FLUSH_VAR, raw) if raw.strip() else DEFAULT_FLUSH_TIMEOUT
+    return float(_from_env("flush_timeout", FLUSH_VAR, parse_timeout, DEFAULT_FLUSH_TIMEOUT))
 
 
 def force() -> bool:
@@ -140,6 +160,11 @@ def queue() -> str | None:
     return parse_queue(QUEUE_VAR, os.environ.get(QUEUE_VAR, ""))
 
 
+def worst_images() -> int:
+    """How many worst validation images each validation during training reports (0: none)."""
+    return int(_from_env("worst_images", WORST_VAR, parse_count, DEFAULT_WORST_IMAGES))
+
+
 def project() -> str | None:
     """A ClearML project name that overrides the one derived from the trainer's ``project`` arg."""
     value = _overrides.get("project")
@@ -165,11 +190,13 @@ _VALIDATORS = {
     "project": lambda v: None if v is None else str(v),
     "tags": _check_tags,
     "queue": lambda v: parse_queue("configure(queue=...)", v),
+    "worst_images": lambda v: parse_count("configure(worst_images=...)", v),
 }
 
 
 def configure(**settings: object) -> None:
     """Set shim settings in this process: ``strict``, ``offline``, ``server_timeout``, ``flush_timeout``,
+    ``worst_images``,
     ``project``, ``tags``, ``queue``."""
     unknown = sorted(set(settings) - set(_VALIDATORS))
     if unknown:

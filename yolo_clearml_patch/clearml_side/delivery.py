@@ -92,9 +92,7 @@ class Delivery:
             self._queue_flush()
 
     def _queue_flush(self) -> None:
-        with self._lock:  # the events handed over before this point are what the flush confirms
-            events = Counter(self.reported)
-        self._jobs.put(("confirming delivery", None, self._flush, (events,), False))
+        self._jobs.put(("confirming delivery", None, self._flush, (), False))
 
     def wait(self, timeout: float) -> bool:
         """Flush ClearML and wait at most ``timeout`` s for it; True when everything reported is confirmed."""
@@ -140,10 +138,13 @@ class Delivery:
 
     # ---- the worker --------------------------------------------------------------------------------
 
-    def _flush(self, events: Counter) -> None:
+    def _flush(self) -> None:
         self._confirm_pending.clear()
-        with self._lock:  # the blocking calls queued before this flush have all run (one worker, in order)
-            covered = events + self.done
+        # what was handed to ClearML before the flush starts is what it confirms: the training
+        # thread's reports so far, and the calls queued before it (one worker, in order), also
+        # those that report as they run (the worst images)
+        with self._lock:
+            covered = self.reported + self.done
         with _flush_lock(self.task):
             self.task.flush(wait_for_uploads=True)
         self.confirmed = covered

@@ -144,6 +144,22 @@ class OnceLogger:
                 self._raw.report_image(title=title, series=series, local_path=str(f), iteration=iteration)
                 self.delivery.count("images")
 
+    def image(self, title: str, series: str, iteration: int, path: Path, history: int) -> None:
+        """Report one image file as a debug sample in a fixed slot ``series``; ClearML keeps the
+        last ``history`` iterations of the slot (its file names rotate)."""
+        series += self._suffix
+        if path.exists() and self._first(("image", title, series, int(iteration)), _signature(path)):
+            self._raw.report_image(title=title, series=series, local_path=str(path), iteration=int(iteration),
+                                   max_image_history=history, delete_after_upload=True)  # fmt: skip
+            self.delivery.count("images")
+
+    def table(self, title: str, series: str, rows: list[list[Any]]) -> None:
+        """Report a table (a header row, then the rows) once."""
+        title += self._suffix
+        if self._first(("table", title, series), repr(rows)):
+            self._raw.report_table(title=title, series=series, iteration=0, table_plot=rows)
+            self.delivery.count("plots")
+
     def png_plot(self, title: str, path: Path) -> None:
         """Report a saved image as a (non-interactive) plot, series "plot image", as upstream does.
 

@@ -1,4 +1,4 @@
-"""``yolo-clearml sync RUN_DIR [RUN_DIR ...] [--project P] [--task ID] [--offline]``.
+"""``yolo-clearml sync RUN_DIR [RUN_DIR ...] [--project P] [--task ID] [--offline] [--worst-images]``.
 
 Every run directory is read and checked first: a bad one is named, with what is wrong, and nothing
 is synced (exit 2). Then each goes to its Task (see :mod:`yolo_clearml_patch.run_sync`), with a
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 PROG = "yolo-clearml sync"
 
@@ -24,6 +25,11 @@ def _parser() -> argparse.ArgumentParser:
     add("--project", help="the ClearML project for new Tasks (default: from the run's project arg)")
     add("--task", metavar="ID", help="complete this existing Task (one RUN_DIR): only what it lacks is sent")
     add("--offline", action="store_true", help="write a ClearML offline session (as CLEARML_OFFLINE_MODE=1 does)")
+    worst = (
+        "validate best.pt (else last.pt) on the run's data once more, and report its worst images and per-class "
+        "metrics as a live training's final validation does (YOLO_CLEARML_WORST_IMAGES of them, default 8)"
+    )
+    add("--worst-images", action="store_true", help=worst)
     return parser
 
 
@@ -65,10 +71,20 @@ def main(argv: list[str]) -> int:
     except SyncError as exc:
         _error(f"{exc}; nothing was synced")
         return 2
-    return _sync_all(targets, args.project)
+    revalidate = None
+    if args.worst_images:
+        from ..base import settings
+        from ..ultralytics_side.revalidation import final_validation
+
+        size = settings.worst_images() or settings.DEFAULT_WORST_IMAGES
+
+        def revalidate(run: RunDirectory) -> tuple[list, dict, dict]:
+            return final_validation(run, size)
+
+    return _sync_all(targets, args.project, revalidate)
 
 
-def _sync_all(targets: list, project: str | None) -> int:
+def _sync_all(targets: list, project: str | None, revalidate: Any = None) -> int:
     from tqdm import tqdm
     from tqdm.contrib.logging import logging_redirect_tqdm
 
@@ -85,7 +101,7 @@ def _sync_all(targets: list, project: str | None) -> int:
             else:
                 with tqdm(total=item_count(run), desc=run.name, unit="item", leave=False, **bars) as items:
                     try:
-                        sync_run(target, project, items.update)
+                        sync_run(target, project, items.update, revalidate)
                     except Exception as exc:  # the next run may still go
                         failed += 1
                         _error(f"{run.path}: not synced: {type(exc).__name__}: {exc}")

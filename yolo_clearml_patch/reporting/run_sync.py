@@ -24,11 +24,13 @@ from ..clearml_side.offline_policy import choose_mode, server_host, server_of
 from ..clearml_side.once_logger import reporter_for
 from ..clearml_side.own_tasks import claim_for_training, close_task
 from ..clearml_side.task_choice import task_for
+from . import per_class
 from .run_directory import RunDirectory
 from .run_outputs import label_enumeration, mosaic_files, validation_files
 from .summary import finish_report
 from .upstream_titles import final_eval_has_own_step, metric_title
 from .validation_report import report_png_plots
+from .worst_images import report_worst
 
 # a Task made by sync holds the training, not the sync process: no arguments, console or machine stats of its own
 SYNC_INIT_OPTIONS = {
@@ -131,10 +133,17 @@ def _session_exists(folder: str) -> bool:
     return Path(folder).exists() or Path(f"{folder}.zip").exists()
 
 
-def sync_run(target: Target, project: str | None = None, advance: Callable[[int], Any] = lambda n: None) -> str:
+def sync_run(
+    target: Target,
+    project: str | None = None,
+    advance: Callable[[int], Any] = lambda n: None,
+    revalidate: Callable[[RunDirectory], tuple[list, dict, dict]] | None = None,
+) -> str:
     """Report ``target.run`` into its Task (see :func:`plan`); returns the Task id.
 
     ``advance(n)``: called as items (epochs, images, models) are reported, for a progress bar.
+    ``revalidate(run)``: the run's final validation run again (worst images, names, per-class
+    metrics), reported where a live training reports its final validation's.
     """
     run = target.run
     resumes = {"task_id": target.task_id, "server": server_host()} if target.task_id else None
@@ -155,6 +164,8 @@ def sync_run(target: Target, project: str | None = None, advance: Callable[[int]
     if "General" not in held.sections:
         out.delivery.submit("recording the hyperparameters", task.connect, dict(run.args), "General")
     _report_epochs(out, run, advance)
+    if revalidate is not None:
+        _report_final_validation(out, run, revalidate)
     for name, value in {**run.model_info, **run.final_metrics}.items():
         out.single(name, value)
     out.debug_samples(mosaic_files(run.path), "Mosaic")
@@ -195,6 +206,21 @@ def _report_epochs(out: Any, run: RunDirectory, advance: Callable[[int], Any]) -
                 out.scalar(metric_title(key, run.version), key, value, last + 1)
         if last in times:
             out.scalar("Epoch Time", "Epoch Time", times[last], last + 1)
+
+
+def _report_final_validation(out: Any, run: RunDirectory, revalidate: Callable[[RunDirectory], Any]) -> None:
+    """The worst images and per-class metrics of the run's final validation, one iteration after the
+    last epoch (as a live training reports them); a run that cannot be validated again is said."""
+    try:
+        records, names, rows = revalidate(run)
+    except Exception as exc:
+        logger().warning(f"{run.path}: no worst images or per-class metrics: {exc}")
+        return
+    iteration = run.epoch_of(run.rows[-1]) + 1
+    per_class.report(out, rows, iteration)
+    per_class.report_table(out, rows)
+    history = int(run.args.get("epochs") or 0) + 2
+    out.delivery.submit("reporting the worst images", report_worst, out, records, names, iteration, history)
 
 
 def _models(run: RunDirectory) -> list[tuple[Path, str, int]]:

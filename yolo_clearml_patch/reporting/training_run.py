@@ -21,12 +21,13 @@ from ..clearml_side.once_logger import OnceLogger, reporter_for
 from ..clearml_side.own_tasks import claim_for_training, close_task, created_by_shim
 from ..clearml_side.remote_launch import running_on_an_agent
 from ..clearml_side.task_choice import task_for
-from . import resolved_args, training_models
+from . import per_class, resolved_args, training_models
 from .abort import AbortWatch
 from .run_outputs import mosaic_files, validation_files
 from .summary import finish_report
 from .upstream_titles import metric_title
 from .validation_report import finished_validation
+from .worst_images import report_worst
 
 
 class TrainingRun:
@@ -50,6 +51,7 @@ class TrainingRun:
         self._asked: dict[str, Any] = {}  # the args as the training started ("General")
         self._resolved_sent: dict[str, Any] = {}  # what "Resolved" holds
         self._last_epoch: int | None = None  # the last epoch whose on_train_epoch_end was seen
+        self._class_rows: dict[str, dict[str, float]] = {}  # the last validation's per-class metrics
 
     @property
     def trainer(self) -> Any:
@@ -222,6 +224,7 @@ class TrainingRun:
             guarded("reporting Mosaic samples", self._mosaic)
         plots = [*trainer.plots, *(getattr(validator, "plots", {}) or {})]
         finished_validation(out, validator, plots, trainer.save_dir, trainer.epoch)
+        guarded("reporting the per-class table", per_class.report_table, out, self._class_rows)
         guarded("registering the output models", training_models.register_final_models, out, trainer)
         guarded("recording the values Ultralytics used", self._resolve)
         # an aborted training on an agent is ended by ClearML right after: everything is delivered first
@@ -242,6 +245,39 @@ class TrainingRun:
         self.out.delivery.retire()
         if not close_task(task, error):
             logger().warning(f"ClearML could not mark Task {task.id} failed within {settings.flush_timeout():g} s")
+
+    def _iteration_of(self, validator: Any) -> int:
+        """A validation's iteration: the epoch; the final validation (of ``best.pt``) the one after
+        the last epoch, where Ultralytics 8.4 reports its metrics too."""
+        epoch = int(getattr(self.trainer, "epoch", 0) or 0)
+        return epoch if getattr(validator, "training", True) else epoch + 1
+
+    def per_class(self, validator: Any, predicted: set[int]) -> None:
+        """A validation's per-class metrics as scalars at the epoch (see :mod:`.per_class`); the
+        whole table at train end when there are more classes than scalars."""
+        rows = per_class.class_metrics(validator, predicted)
+        if not rows:
+            return
+        self._class_rows = rows
+        epoch = self._iteration_of(validator)
+
+        def report(out: OnceLogger) -> None:
+            per_class.report(out, rows, epoch)
+
+        self._send("reporting per-class metrics", report)
+
+    def worst_images(self, validator: Any, records: list, names: dict) -> None:
+        """A validation's worst images (already ranked, worst first), drawn and reported off the
+        training thread, at the epoch, in fixed slots kept for the whole training."""
+        if not records:
+            return
+        epoch = self._iteration_of(validator)
+        history = int(getattr(self.trainer.args, "epochs", 0) or 0) + 2
+
+        def report(out: OnceLogger) -> None:
+            out.delivery.submit("reporting the worst images", report_worst, out, records, dict(names), epoch, history)
+
+        self._send("reporting the worst images", report)
 
     def record_dataset(self, local: Any) -> None:
         """The training's ``clearml://`` dataset, recorded on its Task as ClearML records a dataset input."""

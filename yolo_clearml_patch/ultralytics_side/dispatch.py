@@ -14,6 +14,7 @@ from ..reporting.training_run import TrainingRun
 from ..reporting.validation_report import report_standalone_validation
 from . import queue_send, remote_overrides, tuner
 from .ddp import launches_ddp
+from .worst_collector import WorstCollector, leave_share, merge_shares
 
 _HANDLERS = {
     "on_pretrain_routine_start": "start",
@@ -24,6 +25,8 @@ _HANDLERS = {
 }
 
 _runs: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_collectors: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # validator -> its WorstCollector
+_gatherings: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # validator -> its DDP gatherings so far
 _datasets: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # trainer or validator -> its clearml:// dataset
 
 
@@ -42,6 +45,42 @@ def _started_run(trainer: Any) -> Any:
         if trainer in _datasets:  # Ultralytics < 8.4 reads the dataset before the run starts
             run.record_dataset(_datasets[trainer])
     return run
+
+
+def _run_of(validator: Any) -> Any:
+    """The TrainingRun whose trainer validates with ``validator``, if any."""
+    for trainer, run in list(_runs.items()):
+        if getattr(trainer, "validator", None) is validator:
+            return run
+    return None
+
+
+def after_update_metrics(validator: Any, preds: Any, batch: Any) -> None:
+    """After a validation batch's ``update_metrics``: its images judged, if worst images are collected."""
+    collector = _collectors.get(validator)
+    if collector is not None:
+        guarded("collecting the worst images", collector.add_batch, validator, preds, batch)
+
+
+def around_gather_stats(validator: Any, before: bool) -> None:
+    """Around a DDP validation's gathering of statistics (8.4): ranks above 0 leave their worst
+    images before it, rank 0 merges them after it (see :mod:`.worst_collector`)."""
+    from ultralytics.utils import RANK
+
+    if RANK < 0:
+        return
+    if before:
+        _gatherings[validator] = _gatherings.get(validator, 0) + 1
+    collector = _collectors.get(validator)
+    if collector is None:
+        return
+    if before and RANK > 0:
+        guarded("handing the worst images to rank 0", leave_share, collector, validator, RANK, _gatherings[validator])
+    elif not before and RANK == 0:
+        import torch.distributed as dist
+
+        world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+        guarded("merging the ranks' worst images", merge_shares, collector, validator, world, _gatherings[validator])
 
 
 def on_dataset(owner: Any, local: Any) -> None:
@@ -144,13 +183,30 @@ def with_remote_overrides(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
     return (), bound
 
 
+WORST_IMAGES_TASKS = ("detect", "segment", "pose", "obb")
+
+
 def on_validator_event(validator: Any, event: str | None) -> None:
-    """Report the end of a validation: into its training's run, or as a standalone validation."""
+    """A validation's start (collect its worst images, for a training's validation) and end
+    (report: into its training's run, or as a standalone validation)."""
+    if event == "on_val_start":
+        _collectors.pop(validator, None)
+        size = settings.worst_images()
+        task = getattr(getattr(validator, "args", None), "task", None)
+        if size and task in WORST_IMAGES_TASKS and (not _reporting_rank() or _run_of(validator) is not None):
+            _collectors[validator] = WorstCollector(size)  # a training's validation (on a rank > 0: its share)
+        return
     if event != "on_val_end" or not _reporting_rank():
         return
-    for trainer, run in list(_runs.items()):
-        if getattr(trainer, "validator", None) is validator:
-            guarded("reporting validation samples", run.val_end, validator)
-            return
+    run = _run_of(validator)
+    if run is not None:
+        guarded("reporting validation samples", run.val_end, validator)
+        collector = _collectors.pop(validator, None)
+        predicted = collector.predicted if collector is not None else set()
+        guarded("reporting per-class metrics", run.per_class, validator, predicted)
+        if collector is not None:
+            names = getattr(validator, "names", None) or {}
+            guarded("reporting the worst images", run.worst_images, validator, collector.images.worst_first(), names)
+        return
     if not getattr(validator, "training", False):
         guarded("reporting a standalone validation", report_standalone_validation, validator, _datasets.get(validator))

@@ -7,6 +7,7 @@ always runs and its exceptions pass unchanged; the shim's reporting runs after i
 from __future__ import annotations
 
 import sys
+import threading
 from typing import Any
 
 import wrapt
@@ -86,6 +87,35 @@ def _reading_data(validator: bool) -> Any:
     return wrapper
 
 
+_in_update_metrics = threading.local()
+
+
+def _update_metrics_wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+    """``update_metrics(preds, batch)`` of the detection-family validators: after it, the batch's
+    images are judged for the worst images (the outermost call only, should a subclass call super)."""
+    if not switch.is_on() or instance is None or getattr(_in_update_metrics, "active", False):
+        return wrapped(*args, **kwargs)
+    _in_update_metrics.active = True
+    try:
+        result = wrapped(*args, **kwargs)
+    finally:
+        _in_update_metrics.active = False
+    preds = args[0] if args else kwargs.get("preds")
+    batch = args[1] if len(args) > 1 else kwargs.get("batch")
+    dispatch.after_update_metrics(instance, preds, batch)
+    return result
+
+
+def _gather_stats_wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+    """``gather_stats()`` of a multi-GPU validation (8.4): the ranks' worst images meet on rank 0."""
+    if not switch.is_on() or instance is None:
+        return wrapped(*args, **kwargs)
+    dispatch.around_gather_stats(instance, before=True)
+    result = wrapped(*args, **kwargs)
+    dispatch.around_gather_stats(instance, before=False)
+    return result
+
+
 def _export_wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
     """``Exporter.__call__``: the exported file is registered as an output model, after the export."""
     exported = wrapped(*args, **kwargs)
@@ -130,12 +160,22 @@ TARGETS = {
         ("BaseValidator", "__call__", _reading_data(validator=True)),
     ],
     "ultralytics.engine.exporter": [("Exporter", "__call__", _export_wrapper)],
+    # where a class defines update_metrics itself: 8.4 only the detection validator; 8.3 also segment, pose
+    "ultralytics.models.yolo.detect.val": [
+        ("DetectionValidator", "update_metrics", _update_metrics_wrapper),
+        ("DetectionValidator", "gather_stats", _gather_stats_wrapper),  # 8.4; 8.3 validates on rank 0 only
+    ],
+    "ultralytics.models.yolo.segment.val": [("SegmentationValidator", "update_metrics", _update_metrics_wrapper)],
+    "ultralytics.models.yolo.pose.val": [("PoseValidator", "update_metrics", _update_metrics_wrapper)],
     "ultralytics.engine.tuner": [
         ("Tuner", "__call__", _tune_wrapper),
         ("Tuner", "_mutate", _after("before_iteration")),  # each iteration starts with its mutation
         ("", "plot_tune_results", _after("on_results")),  # each iteration ends with this plot
     ],
 }
+
+
+OPTIONAL = {("ultralytics.models.yolo.detect.val", "DetectionValidator", "gather_stats")}  # not in every version
 
 
 def owner(module: Any, class_name: str) -> Any:
@@ -156,7 +196,11 @@ def _wrap(module: Any, class_name: str, method: str, wrapper: Any) -> None:
     if key in _applied and cls is not None and _in_chain(vars(cls).get(method), _applied[key]):
         return
     if cls is None or not callable(getattr(cls, method, None)):
+        if key in OPTIONAL:
+            return
         warn_once(f"missing {key}", f"{name}.{class_name}.{method} not found; that part is not reported")
+        return
+    if class_name and method not in vars(cls):  # inherited: the wrapper on the class defining it runs
         return
     wrapt.wrap_function_wrapper(module, f"{class_name}.{method}" if class_name else method, wrapper)
     _applied[key] = vars(cls)[method]
