@@ -17,20 +17,36 @@ from yolo_clearml_patch.reporting.worst_images import (
     ImageRecord,
     WorstImages,
     draw,
-    judge,
+    judge_batch,
     missed_targets,
+    slot_history,
     xyxy_polys,
 )
+
+
+def _judge(tp, conf, n_targets):
+    return judge_batch([np.asarray(tp, bool)], [np.asarray(conf, float)], np.array([n_targets]))[0]
 
 
 def test_judging_counts_only_confident_predictions():
     tp = np.array([True, False, True, False])
     conf = np.array([0.9, 0.8, 0.1, 0.05])  # the last two are below 0.25: not judged
-    judged = judge(tp, conf, n_targets=3)
+    judged = _judge(tp, conf, n_targets=3)
     assert (judged.tp, judged.fp, judged.fn) == (1, 1, 2)
     assert judged.f1 == pytest.approx(2 / (2 + 1 + 2))
-    assert judge(np.zeros(0, bool), np.zeros(0), 0).f1 == 1.0  # nothing to find, nothing found
-    assert judge(np.array([False]), np.array([0.9]), 0).f1 == 0.0  # only a false positive
+    assert _judge(np.zeros(0, bool), np.zeros(0), 0).f1 == 1.0  # nothing to find, nothing found
+    assert _judge(np.array([False]), np.array([0.9]), 0).f1 == 0.0  # only a false positive
+
+
+def test_a_batch_is_judged_image_by_image():
+    # image 0: one hit, one confident miss; image 1: no predictions, two objects; image 2: nothing at all
+    tps = [np.array([True, False, True]), np.zeros(0, bool), np.zeros(0, bool)]
+    confs = [np.array([0.9, 0.5, 0.1]), np.zeros(0), np.zeros(0)]
+    judged = judge_batch(tps, confs, np.array([2, 2, 0]))
+    assert [(j.tp, j.fp, j.fn) for j in judged] == [(1, 1, 1), (0, 0, 2), (0, 0, 0)]
+    assert [j.f1 for j in judged] == [pytest.approx(0.5), 0.0, 1.0]
+    assert judge_batch([np.zeros(0, bool)] * 2, [np.zeros(0)] * 2, np.array([1, 0]))[0].fn == 1  # no predictions at all
+    assert slot_history(3) == 5  # three epochs' validations and the final one fit in a slot
 
 
 def test_the_heap_keeps_the_worst_and_copies_only_what_enters():
@@ -41,7 +57,7 @@ def test_the_heap_keeps_the_worst_and_copies_only_what_enters():
     for i in range(1000):
         n_tp, n_fp, n_fn = (int(v) for v in rng.integers(0, 4, 3))
         tp = np.array([True] * n_tp + [False] * n_fp)
-        judged = judge(tp, np.ones(len(tp)), n_tp + n_fn)
+        judged = _judge(tp, np.ones(len(tp)), n_tp + n_fn)
         f1s[i] = judged.f1
         heap.offer(judged, lambda i=i: copied.append(i) or i)
     assert len(heap) == 3
@@ -55,7 +71,7 @@ def _record(tmp_path) -> ImageRecord:
     cv2.imwrite(str(path), image)
     return ImageRecord(
         file=str(path),
-        judged=judge(np.array([True, False]), np.array([0.9, 0.8]), 2),
+        judged=_judge(np.array([True, False]), np.array([0.9, 0.8]), 2),
         imgsz=(100, 100),
         ori_shape=(100, 100),
         ratio_pad=((1.0, 1.0), (0.0, 0.0)),

@@ -19,9 +19,11 @@ from typing import Any, Callable
 
 from ..base import settings
 from ..base.guard import guarded, handle
+from ..base.log import logger
 from . import exit_guard
 
 KINDS = ("scalars", "images", "plots", "models")
+CONFIRM_PACE = 2.0  # after a confirming flush that took t s, the next one waits 2 t s
 
 
 class _UploadFailures(logging.Handler):
@@ -61,10 +63,13 @@ class Delivery:
         self._dropped_at_start = _failures.dropped
         self._lock = threading.Lock()
         self._retired = False
+        self._stopped = False
+        self.run_dir: Any = None  # the training's run directory, named when something is not saved
         self._unfinished = 0  # submitted calls not run yet (flushes and wait markers are not counted)
         self._strict_error: Exception | None = None
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._confirm_pending = threading.Event()
+        self._next_confirm = 0.0  # time.monotonic() before which confirm() asks for no flush
         self._thread = threading.Thread(target=self._work, name="yolo_clearml_patch-delivery", daemon=True)
         self._thread.start()
         _watch_clearml_drops()
@@ -86,8 +91,10 @@ class Delivery:
         self._jobs.put((what, kind, func, args, True))
 
     def confirm(self) -> None:
-        """Ask the worker to flush ClearML, so that what was reported so far counts as sent (one at a time)."""
-        if not self._confirm_pending.is_set():
+        """Ask the worker to flush ClearML, so that what was reported so far counts as sent: one at a
+        time, and paced so that confirming takes a third of the worker's time at most (a flush of a
+        Task that reports through ClearML's subprocess, as a user's Task does, takes about 5 s)."""
+        if not self._confirm_pending.is_set() and time.monotonic() >= self._next_confirm:
             self._confirm_pending.set()
             self._queue_flush()
 
@@ -139,15 +146,31 @@ class Delivery:
     # ---- the worker --------------------------------------------------------------------------------
 
     def _flush(self) -> None:
-        self._confirm_pending.clear()
+        try:
+            self._flush_now()
+        finally:
+            self._confirm_pending.clear()  # a confirmation asked for meanwhile waits for the pace
+
+    def _flush_now(self) -> None:
         # what was handed to ClearML before the flush starts is what it confirms: the training
         # thread's reports so far, and the calls queued before it (one worker, in order), also
         # those that report as they run (the worst images)
         with self._lock:
             covered = self.reported + self.done
+        if covered == self.confirmed:
+            return  # nothing new since the last flush: a flush of a user's Task costs ClearML ~5 s
         with _flush_lock(self.task):
+            started = time.monotonic()
             self.task.flush(wait_for_uploads=True)
+            ended = time.monotonic()
+        self._next_confirm = ended + CONFIRM_PACE * (ended - started)
         self.confirmed = covered
+
+    def stop(self) -> None:
+        """Start no more ClearML calls (the process exit is over): what is still queued is not sent,
+        and stays counted as missing. The call running now, if any, finishes."""
+        self._stopped = True
+        self._jobs.put(None)
 
     def _work(self) -> None:
         while True:
@@ -157,6 +180,8 @@ class Delivery:
                     _live.remove(self)
                 return
             what, kind, func, args, submitted = job
+            if self._stopped:
+                continue  # left counted as pending (missing), and said by the exit
             try:
                 func(*args)
                 with self._lock:
@@ -238,9 +263,36 @@ def describe(counts: Counter) -> str:
 
 
 def _finish_at_exit(deadline: float) -> None:
-    """The exit waits for the deliveries, then for the finishing threads (their summary lines)."""
+    """The exit waits for the deliveries, then for the finishing threads (their summary lines).
+
+    Then the deliveries to offline Tasks start no more calls, and what they still hold is said: ClearML
+    writes an offline session (``task.json``, the zip) in its own exit handler, which runs next, and
+    a call made during or after it would be left out of the zip, or cut off mid-write when the
+    interpreter stops the thread. Online, the exit watchdog lets uploads go on while the server answers.
+    """
     wait_all(deadline)
     join_finishers(deadline)
+    left = [d for d in list(_live) if _offline(d.task) and not d.complete()]
+    for delivery in left:
+        delivery.stop()
+    if left:
+        logger().warning(
+            f"the process exit waited {settings.flush_timeout():g} s for the offline sessions; not saved in them: "
+            + "; ".join(f"Task {d.task.id}: {describe(d.missing())}{_sync_hint(d)}" for d in left)
+        )
+
+
+def _sync_hint(delivery: Delivery) -> str:
+    if delivery.run_dir is None:
+        return ""
+    return f" (the run directory has it all: python -m yolo_clearml_patch sync {delivery.run_dir})"
+
+
+def _offline(task: Any) -> bool:
+    try:
+        return bool(task.is_offline())
+    except Exception:
+        return False
 
 
 def _unsent() -> str:

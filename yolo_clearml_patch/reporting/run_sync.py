@@ -30,7 +30,7 @@ from .run_outputs import label_enumeration, mosaic_files, validation_files
 from .summary import finish_report
 from .upstream_titles import final_eval_has_own_step, metric_title
 from .validation_report import report_png_plots
-from .worst_images import report_worst
+from .worst_images import report_worst, slot_history
 
 # a Task made by sync holds the training, not the sync process: no arguments, console or machine stats of its own
 SYNC_INIT_OPTIONS = {
@@ -219,7 +219,7 @@ def _report_final_validation(out: Any, run: RunDirectory, revalidate: Callable[[
     iteration = run.epoch_of(run.rows[-1]) + 1
     per_class.report(out, rows, iteration)
     per_class.report_table(out, rows)
-    history = int(run.args.get("epochs") or 0) + 2
+    history = slot_history(int(run.args.get("epochs") or 0))
     out.delivery.submit("reporting the worst images", report_worst, out, records, names, iteration, history)
 
 

@@ -27,7 +27,7 @@ from .run_outputs import mosaic_files, validation_files
 from .summary import finish_report
 from .upstream_titles import metric_title
 from .validation_report import finished_validation
-from .worst_images import report_worst
+from .worst_images import report_worst, slot_history
 
 
 class TrainingRun:
@@ -146,6 +146,7 @@ class TrainingRun:
         if save_dir:
             guarded("recording the Task in the run directory", run_record.write, save_dir, task, server_of(task))
         self.out = out = reporter_for(task, name)
+        out.delivery.run_dir = save_dir
         section = f"General [{out.label}]" if out.label else "General"
         # a copy: ClearML never writes into the args; off the training thread, as every blocking call
         out.delivery.submit("recording the hyperparameters", task.connect, dict(self._asked), section)
@@ -272,7 +273,7 @@ class TrainingRun:
         if not records:
             return
         epoch = self._iteration_of(validator)
-        history = int(getattr(self.trainer.args, "epochs", 0) or 0) + 2
+        history = slot_history(int(getattr(self.trainer.args, "epochs", 0) or 0))
 
         def report(out: OnceLogger) -> None:
             out.delivery.submit("reporting the worst images", report_worst, out, records, dict(names), epoch, history)

@@ -18,6 +18,7 @@ import heapq
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -41,12 +42,26 @@ class Judged:
         return 1.0 if found == 0 else 2 * self.tp / found
 
 
-def judge(tp: np.ndarray, conf: np.ndarray, n_targets: int, threshold: float = CONF) -> Judged:
-    """TP, FP and FN of one image from Ultralytics' true-positive flags (IoU 0.5 column) of its
-    predictions, counting those at or above ``threshold``."""
-    keep = conf >= threshold
-    hits = int(np.count_nonzero(tp[keep])) if keep.any() else 0
-    return Judged(hits, int(np.count_nonzero(keep)) - hits, max(0, n_targets - hits))
+def judge_batch(
+    tps: list[np.ndarray], confs: list[np.ndarray], targets: np.ndarray, threshold: float = CONF
+) -> list[Judged]:
+    """TP, FP and FN of each image of a batch, in one numpy pass: ``tps[i]`` are Ultralytics'
+    true-positive flags (IoU 0.5) of image ``i``'s predictions, ``confs[i]`` their confidences,
+    ``targets[i]`` its number of labelled objects; the predictions at or above ``threshold`` count."""
+    size = len(confs)
+    if not size:
+        return []
+    image = np.repeat(np.arange(size), [len(c) for c in confs])
+    confident = np.concatenate(confs) >= threshold if len(image) else np.zeros(0, bool)
+    found = np.bincount(image, weights=confident, minlength=size).astype(int)
+    hits_flags = confident & np.concatenate(tps).astype(bool) if len(image) else confident
+    hits = np.bincount(image, weights=hits_flags, minlength=size).astype(int)
+    return [Judged(int(h), int(f - h), max(0, int(t) - int(h))) for h, f, t in zip(hits, found, targets)]
+
+
+def slot_history(epochs: int) -> int:
+    """How many iterations a worst-image slot keeps: every epoch's validation and the final one."""
+    return int(epochs or 0) + 2
 
 
 @dataclass
@@ -122,14 +137,6 @@ class WorstImages:
         return len(self._heap)
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.clip(rb - lt, 0, None).prod(-1)
-    area = lambda x: (x[:, 2] - x[:, 0]) * (x[:, 3] - x[:, 1])  # noqa: E731
-    return inter / (area(a)[:, None] + area(b)[None, :] - inter + 1e-9)
-
-
 def _bounds(polys: np.ndarray) -> np.ndarray:
     return np.concatenate([polys.min(1), polys.max(1)], 1) if len(polys) else np.zeros((0, 4))
 
@@ -142,7 +149,10 @@ def missed_targets(record: ImageRecord) -> np.ndarray:
     if not len(hits) or not len(record.gt_polys):
         return missed
     order = hits[np.argsort(-record.pred_conf[hits])]
-    iou = _iou(_bounds(record.pred_polys[order]), _bounds(record.gt_polys))
+    import torch
+    from ultralytics.utils.metrics import box_iou
+
+    iou = box_iou(*(torch.from_numpy(_bounds(p)).float() for p in (record.pred_polys[order], record.gt_polys))).numpy()
     for row, pred in enumerate(order):
         candidates = np.flatnonzero(missed & (record.gt_cls == record.pred_cls[pred]) & (iou[row] >= 0.5))
         if len(candidates):
@@ -285,8 +295,6 @@ def report_worst(out: Any, records: list[ImageRecord], names: dict[int, str], it
             image = draw(record, names)
             if not cv2.imwrite(path, image, [cv2.IMWRITE_JPEG_QUALITY, 90]):
                 raise OSError(f"could not write {path}")
-            from pathlib import Path
-
             out.image(TITLE, f"worst_{slot:02d}", iteration, Path(path), history)
 
         guarded(f"drawing worst image {slot} ({record.file})", one)

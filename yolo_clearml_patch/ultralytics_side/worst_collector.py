@@ -23,6 +23,7 @@ from ..reporting.worst_images import (
     ImageRecord,
     Judged,
     WorstImages,
+    judge_batch,
     xywhr_polys,
     xyxy_polys,
 )
@@ -80,13 +81,8 @@ class WorstCollector:
                 classes.append(pred_cls[conf >= self.threshold])
         if classes:
             self.predicted.update(int(c) for c in np.unique(np.concatenate(classes)))
-        image = np.repeat(np.arange(size), [len(c) for c in confs])
-        confident = np.concatenate(confs) >= self.threshold
-        found = np.bincount(image, weights=confident, minlength=size).astype(int)
-        hits = np.bincount(image, weights=confident & np.concatenate(tps), minlength=size).astype(int)
         self.seen += size
-        for si in range(size):
-            judged = Judged(int(hits[si]), int(found[si] - hits[si]), max(0, int(counts[si]) - int(hits[si])))
+        for si, judged in enumerate(judge_batch(tps, confs, counts[:size], self.threshold)):
             self.images.offer(judged, lambda si=si, judged=judged: self._record(
                 preds[si], batch, si, tps[si], confs[si], judged))  # fmt: skip
 
