@@ -3,7 +3,10 @@
 Modes: ``shim`` (yolo_clearml_patch on; offline, online or against a slow server as the environment
 says: ``shim_online``, ``shim_slow``), ``shim_forked`` (the same, with ClearML's forked reporting
 process instead of threads), ``upstream`` (Ultralytics' own ClearML callback, offline), ``none`` (no
-tracker). Usage: bench_child.py MODE DATA OUT EPOCHS
+tracker). Usage: bench_child.py MODE DATA OUT EPOCHS [IMGSZ [BATCH]]
+
+With ``BENCH_MARK_EPOCHS=1`` it prints ``EPOCH_START=<n>`` as each epoch starts (run.py sends a
+SIGTERM at one).
 
 The reporting hooks' CPU time is taken on the training thread only (``time.thread_time``), so
 ClearML's own I/O threads are not counted; it is kept per event and per epoch.
@@ -18,6 +21,8 @@ import sys  # noqa: E402
 from collections import defaultdict  # noqa: E402
 
 mode, data, out, epochs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+imgsz = int(sys.argv[5]) if len(sys.argv) > 5 else 64
+batch = int(sys.argv[6]) if len(sys.argv) > 6 else 8
 hook_cpu: dict = defaultdict(float)  # "event@epoch" -> CPU seconds of the reporting hooks
 current_epoch = [0]
 
@@ -86,13 +91,15 @@ def run_callbacks(self, event):  # outermost: times everything that runs at on_t
 trainer_module.BaseTrainer.run_callbacks = run_callbacks
 
 model = YOLO("yolov8n.yaml")
+if __import__("os").environ.get("BENCH_MARK_EPOCHS"):
+    model.add_callback("on_train_epoch_start", lambda trainer: print(f"EPOCH_START={trainer.epoch}", flush=True))
 crashed = None
 try:
     model.train(
         data=data,
         epochs=epochs,
-        imgsz=64,
-        batch=8,
+        imgsz=imgsz,
+        batch=batch,
         device="cpu",
         workers=0,
         project=out,

@@ -1,6 +1,6 @@
 """Benchmark figures for yolo_clearml_patch, each measured side by side in the same run.
 
-    python benchmarks/run.py --quick                 # under 4 minutes on 2 cores
+    python benchmarks/run.py --quick                 # under 4 minutes on 2 cores (225 s)
     python benchmarks/run.py                         # more repeats
     python benchmarks/run.py --only start,classes    # some figures again
 
@@ -13,30 +13,40 @@ Prints one ``name: value`` line per figure, as it is measured. The figures (``--
   (``shim_online``: up; ``shim_slow``: every request 200 ms late): wall time ratios to no tracker, the
   shim's CPU per epoch on the training thread, on_train_end latency, and the time from ``train()``
   returning to the process exit;
-- ``server``: the wait a dead (closed port) or hanging ClearML server adds, shim vs upstream's
-  Task.init, each against the same call with no server at all;
+- ``server``: the wait a dead (closed port) or hanging ClearML server adds, shim (with a 3 s
+  YOLO_CLEARML_SERVER_TIMEOUT, below the kill cap) vs upstream's Task.init, each against the same
+  call with no server at all;
+- ``sigterm``: SIGTERM at epoch 1 of a training against the test server, up or hanging: the time
+  until the process has ended;
 - ``classes``: train-end reporting of a validation with 80, 365 and 1000 classes (Ultralytics' own
   validator classes filled in memory, a real offline Task): its time on the training thread and the
   largest plot event;
 - ``epochs``: the shim's CPU per epoch at epochs 3-12 and 291-300 of a simulated 300-epoch run (a
   real trainer whose epoch callbacks are run without training);
-- ``runs``: 20 trainings in one process: trainers, Tasks and loggers still alive after them, and the
-  process's memory after each.
+- ``runs``: 20 trainings in one process (``--quick``: 8): trainers, Tasks and loggers still alive after them, and the
+  process's memory after each;
+- ``realistic`` (only with ``--only``): a training of about 2 minutes (256 images at imgsz 160, 12
+  epochs), shim offline and online vs no tracker and upstream: wall ratio, the shim's hooks' total
+  time on the training thread, the fixed cost in seconds.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
+import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "examples"))
@@ -94,6 +104,29 @@ def _run_child(args: list[str], env: dict[str, str], exit_bound: float = 300.0) 
         return text[0], text[1], True, time.time()
 
 
+def _first_line_with(args: list[str], env: dict[str, str], prefix: str, cap: float) -> str | None:
+    """The first line of the child's stdout that starts with ``prefix`` (None if none within ``cap``
+    seconds); then the child and anything it started are killed."""
+    proc = subprocess.Popen(
+        args, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True
+    )
+    found: list[str] = []
+
+    def read() -> None:
+        for line in proc.stdout:
+            if line.startswith(prefix):
+                found.append(line.strip())
+                return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(cap)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    return found[0] if found else None
+
+
 def _marker(stdout: str, name: str) -> str:
     return next(line.split("=", 1)[1] for line in stdout.splitlines() if line.startswith(f"{name}="))
 
@@ -120,7 +153,8 @@ def _hook_cpu(run: dict) -> dict[str, list[float]]:
 SLOW_SERVER_S = 0.2  # the slow server's delay per request
 
 
-def trainings(home: Path, data: Path, out: Path, repeats: int, epochs: int, forked: bool) -> None:
+def trainings(home: Path, data: Path, out: Path, repeats: int, epochs: int, forked: bool, quick: bool) -> None:
+    """``quick``: upstream's callback, the reference, is run once (its exit alone takes about 15 s)."""
     from clearml_api import ClearMLTestServer
 
     modes = ["none", "shim", "upstream", *(["shim_forked"] if forked else []), "shim_online", "shim_slow"]
@@ -129,8 +163,10 @@ def trainings(home: Path, data: Path, out: Path, repeats: int, epochs: int, fork
     slow.slow(SLOW_SERVER_S)
     servers = {"shim_online": up.env(), "shim_slow": slow.env()}
     try:
-        for _ in range(repeats):  # interleaved, so drifts in machine load hit every mode alike
+        for repeat in range(repeats):  # interleaved, so drifts in machine load hit every mode alike
             for mode, sink in results.items():
+                if quick and mode == "upstream" and repeat:
+                    continue
                 stdout, stderr, hung, ended = _run_child(
                     [sys.executable, str(HERE / "bench_child.py"), mode, str(data), str(out), str(epochs)],
                     clean_env(home, YOLO_CONFIG_DIR=str(home / "ultralytics" / mode), **servers.get(mode, {})),
@@ -180,24 +216,26 @@ def _closed_port_url() -> str:
         return f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
+SHIM_SERVER_TIMEOUT = 3.0  # the shim's bound in the server figures: well below the kill cap, so it shows
+
+
 def server_wait(home: Path, upstream_cap: float, shim_repeats: int) -> None:
     from servers import configured_env, hanging_server
 
     shim_code = (
-        "import time; from yolo_clearml_patch.clearml_side.task_choice import task_for; s = time.perf_counter();"
-        "task_for('bench', 'wait'); print('WAIT=%.2f' % (time.perf_counter() - s))"
+        "import os, time; from yolo_clearml_patch.clearml_side.task_choice import task_for; s = time.perf_counter();"
+        "task_for('bench', 'wait'); print('WAIT=%.2f' % (time.perf_counter() - s), flush=True); os._exit(0)"
     )
     upstream_code = (
-        "import time; from clearml import Task; s = time.perf_counter();"
-        "Task.init(project_name='bench', task_name='wait'); print('WAIT=%.2f' % (time.perf_counter() - s))"
+        "import os, time; from clearml import Task; s = time.perf_counter();"
+        "Task.init(project_name='bench', task_name='wait'); print('WAIT=%.2f' % (time.perf_counter() - s), flush=True);"
+        "os._exit(0)"
     )
 
     def wait(code: str, extra_env: dict[str, str]) -> float | str:
-        stdout, stderr, killed, _ = _run_child([sys.executable, "-c", code], clean_env(home, **extra_env), upstream_cap)
-        if killed:
-            return f">{upstream_cap:g} (killed)"
-        match = re.search(r"WAIT=([\d.]+)", stdout)
-        return float(match.group(1)) if match else f"failed: {stderr.strip().splitlines()[-1:]}"
+        # read as printed: ClearML's forked reporting process keeps the pipe open after the child ends
+        line = _first_line_with([sys.executable, "-c", code], clean_env(home, **extra_env), "WAIT=", upstream_cap)
+        return float(line[5:]) if line else f">{upstream_cap:g} (killed)"
 
     def median_wait(code: str, extra_env: dict[str, str], repeats: int = 3) -> float | str:
         waits = [wait(code, extra_env) for _ in range(repeats)]
@@ -214,18 +252,111 @@ def server_wait(home: Path, upstream_cap: float, shim_repeats: int) -> None:
     # the same call with no server to wait for (offline from the start) is the baseline: the wait a
     # server adds is what goes beyond it (importing clearml and creating the Task are not waits)
     offline = {"shim": {}, "upstream": {"CLEARML_OFFLINE_MODE": "1"}}
+    bound = {"shim": {"YOLO_CLEARML_SERVER_TIMEOUT": f"{SHIM_SERVER_TIMEOUT:g}"}, "upstream": {}}
+    figure("server_wait_bound_s_shim", f"{SHIM_SERVER_TIMEOUT:g} (the kill cap: {upstream_cap:g})")
     for who, code in (("shim", shim_code), ("upstream", upstream_code)):
         baseline = median_wait(code, offline[who], repeats=shim_repeats if who == "shim" else 1)
         figure(f"server_wait_s_no_server_baseline_{who}", shown(baseline))
         closed = median_wait(
-            code, configured_env(_closed_port_url(), "bench-secret"), repeats=shim_repeats if who == "shim" else 1
+            code,
+            {**configured_env(_closed_port_url(), "bench-secret"), **bound[who]},
+            repeats=shim_repeats if who == "shim" else 1,
         )
         figure(f"server_wait_s_closed_port_{who}", shown(closed))
         figure(f"server_wait_added_s_closed_port_{who}", added(closed, baseline))
         with hanging_server() as url:
-            hanging = wait(code, configured_env(url, "bench-secret"))
+            hanging = wait(code, {**configured_env(url, "bench-secret"), **bound[who]})
         figure(f"server_wait_s_hanging_{who}", shown(hanging))
         figure(f"server_wait_added_s_hanging_{who}", added(hanging, baseline))
+
+
+def sigterm_exit(home: Path, data: Path, out: Path, cap: float = 30.0) -> None:
+    """SIGTERM at the start of epoch 1 of a training against the test server, up or hanging from
+    that moment: the time until the process has ended (the bound: ``SIGTERM_GRACE``, 5 s)."""
+    from clearml_api import ClearMLTestServer
+
+    for case in ("online", "hanging"):
+        server = ClearMLTestServer().start()
+        try:
+            env = clean_env(home, BENCH_MARK_EPOCHS="1", YOLO_CONFIG_DIR=str(home / "ultralytics" / "sigterm"))
+            args = [sys.executable, str(HERE / "bench_child.py"), "shim_online", str(data), str(out), "20"]
+            env.update(server.env())
+            proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            at_epoch_1 = threading.Event()
+
+            def read(stream: Any = proc.stdout, seen: threading.Event = at_epoch_1) -> None:
+                for line in stream:  # drained to the end: a full pipe would block the child
+                    if line.startswith("EPOCH_START=1"):
+                        seen.set()
+
+            threading.Thread(target=read, daemon=True).start()
+            try:
+                at_epoch_1.wait(300)
+                if case == "hanging":
+                    server.hang()
+                sent = time.monotonic()
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(cap)
+                    took = time.monotonic() - sent
+                    figure(f"sigterm_to_exit_s_{case}", f"{took:.2f} (exit status {proc.returncode})")
+                except subprocess.TimeoutExpired:
+                    figure(f"sigterm_to_exit_s_{case}", f">{cap:g} (killed)")
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait(10)
+        finally:
+            server.stop()
+
+
+def realistic(home: Path, tmp_path: Path, epochs: int = 12) -> None:
+    """A training of about 2 minutes (256 images at imgsz 160, 12 epochs): the shim offline and online
+    against no tracker and the upstream callback; the wall ratio, the training thread's total time in
+    the shim's hooks, and the fixed cost (shim minus no tracker) in seconds."""
+    from clearml_api import ClearMLTestServer
+    from synthetic_data import make_detect_dataset
+
+    data = make_detect_dataset(tmp_path / "realistic_data", n_train=256, n_val=64, size=160)
+    server = ClearMLTestServer().start()
+    results: dict[str, dict] = {}
+    try:
+        # a 1-epoch run first, not counted: it writes Ultralytics' label cache and warms the file
+        # cache, which the first measured run would otherwise pay alone
+        for mode, run_epochs in (("warm-up", 1), ("none", epochs), ("shim", epochs), ("shim_online", epochs),
+                                 ("upstream", epochs)):  # fmt: skip
+            stdout, stderr, hung, ended = _run_child(
+                [
+                    sys.executable,
+                    str(HERE / "bench_child.py"),
+                    "none" if mode == "warm-up" else mode,
+                    str(data),
+                    str(tmp_path / "realistic"),
+                    str(run_epochs),
+                    "160",
+                    "16",
+                ],  # fmt: skip
+                {
+                    **clean_env(home, YOLO_CONFIG_DIR=str(home / "ultralytics" / f"real_{mode}")),
+                    **(server.env() if mode == "shim_online" else {}),
+                },  # fmt: skip
+                exit_bound=900.0,
+            )
+            line = next((ln for ln in stdout.splitlines() if ln.startswith("BENCH=")), None)
+            if line is None:
+                raise RuntimeError(f"realistic {mode} run failed:\n{stderr[-3000:]}")
+            results[mode] = json.loads(line[6:])
+            print(f"  (realistic {mode}: {results[mode]['wall_s']:.1f} s)", flush=True)
+        del results["warm-up"]
+    finally:
+        server.stop()
+    none = results["none"]["wall_s"]
+    figure("realistic_wall_s_none", f"{none:.1f}")
+    for mode in ("shim", "shim_online", "upstream"):
+        wall = results[mode]["wall_s"]
+        figure(f"realistic_wall_ratio_{mode}_vs_none", f"{wall / none:.3f}")
+        figure(f"realistic_fixed_cost_s_{mode}", f"{wall - none:.1f}")
+        figure(f"realistic_hook_s_training_thread_{mode}", f"{sum(results[mode]['hook_cpu_s'].values()):.2f}")
 
 
 def classes(home: Path, counts: tuple[int, ...] = (80, 365, 1000)) -> None:
@@ -275,24 +406,29 @@ def many_runs(home: Path, data: Path, out: Path, count: int = 20) -> None:
             alive = "/".join(str(runs[-1][k]) for k in ("trainers", "tasks", "loggers"))
             figure("runs_in_one_process", len(runs))
             figure("runs_alive_after_last_trainers_tasks_loggers", alive)
-        figure(f"runs_rss_mb_after_5_10_20_{mode}", "/".join(f"{rss[mode][i - 1]:.0f}" for i in (5, 10, count)))
-        figure(f"runs_rss_growth_mb_per_run_5_to_20_{mode}", f"{(rss[mode][-1] - rss[mode][4]) / (count - 5):.1f}")
+        marks = sorted({5, min(10, count), count})
+        figure(
+            f"runs_rss_mb_after_{'_'.join(map(str, marks))}_{mode}", "/".join(f"{rss[mode][i - 1]:.0f}" for i in marks)
+        )
+        figure(f"runs_rss_growth_mb_per_run_5_to_{count}_{mode}", f"{(rss[mode][-1] - rss[mode][4]) / (count - 5):.1f}")
 
 
-FIGURES = ("start", "train", "server", "classes", "epochs", "runs")
+FIGURES = ("start", "train", "server", "sigterm", "classes", "epochs", "runs")
+NOT_BY_DEFAULT = ("realistic",)  # --only realistic: about 8 minutes
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats: under 4 minutes on 2 cores")
-    parser.add_argument("--only", default=",".join(FIGURES), help=f"comma-separated, of: {', '.join(FIGURES)}")
+    known = (*FIGURES, *NOT_BY_DEFAULT)
+    parser.add_argument("--only", default=",".join(FIGURES), help=f"comma-separated, of: {', '.join(known)}")
     args = parser.parse_args()
     only = [name.strip() for name in args.only.split(",") if name.strip()]
-    unknown = sorted(set(only) - set(FIGURES))
+    unknown = sorted(set(only) - set(known))
     if unknown:
-        parser.error(f"--only: unknown {', '.join(unknown)} (known: {', '.join(FIGURES)})")
-    starts, imports, trains, train_epochs, cap, shim_waits = (
-        (10, 3, 2, 4, 10.0, 1) if args.quick else (60, 15, 5, 6, 320.0, 3)
+        parser.error(f"--only: unknown {', '.join(unknown)} (known: {', '.join(known)})")
+    starts, imports, trains, train_epochs, cap, shim_waits, run_count = (
+        (10, 3, 2, 3, 10.0, 1, 8) if args.quick else (60, 15, 5, 6, 320.0, 3, 20)
     )
     began = time.perf_counter()
     figure("python", sys.version.split()[0])
@@ -303,19 +439,21 @@ def main() -> None:
         from synthetic_data import make_detect_dataset
 
         data = make_detect_dataset(tmp_path / "data")
-        if "start" in only:
-            startup_ratio(home, starts)
-            import_cost(home, imports)
-        if "train" in only:
-            trainings(home, data, runs, trains, train_epochs, forked=not args.quick)
-        if "server" in only:
-            server_wait(home, cap, shim_waits)
-        if "classes" in only:
-            classes(home)
-        if "epochs" in only:
-            epochs(home, data, runs)
-        if "runs" in only:
-            many_runs(home, data, runs)
+        sections = {
+            "start": lambda: (startup_ratio(home, starts), import_cost(home, imports)),
+            "train": lambda: trainings(home, data, runs, trains, train_epochs, forked=not args.quick, quick=args.quick),
+            "server": lambda: server_wait(home, cap, shim_waits),
+            "sigterm": lambda: sigterm_exit(home, data, runs),
+            "classes": lambda: classes(home),
+            "epochs": lambda: epochs(home, data, runs),
+            "runs": lambda: many_runs(home, data, runs, run_count),
+            "realistic": lambda: realistic(home, tmp_path),
+        }
+        for name, measure in sections.items():
+            if name in only:
+                section_began = time.perf_counter()
+                measure()
+                figure(f"section_wall_s_{name}", f"{time.perf_counter() - section_began:.0f}")
     figure("benchmark_wall_s", f"{time.perf_counter() - began:.0f}")
 
 

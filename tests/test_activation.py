@@ -97,6 +97,17 @@ def test_pth_turns_shim_on_only_when_asked(value, expect, child_env, tmp_path):
     assert json.loads(proc.stdout) == [expect, []]
 
 
+def test_importing_the_shim_loads_only_its_own_small_modules(child_env, tmp_path):
+    # typing, re, dataclasses and the like cost 10 ms or more to import, which every process with
+    # YOLO_CLEARML_PATCH=1 would pay before it knows whether it trains at all
+    code = (
+        "import json, sys; before = set(sys.modules); import yolo_clearml_patch; "
+        "print(json.dumps(sorted(set(sys.modules) - before)))"
+    )
+    loaded = _py(code, child_env, tmp_path)
+    assert [m for m in loaded if m != "__future__" and not m.startswith("yolo_clearml_patch")] == [], loaded
+
+
 def test_pth_does_nothing_without_site(child_env, tmp_path):
     proc = run_python(
         ["-S", "-c", "import sys; print('yolo_clearml_patch' in sys.modules)"],

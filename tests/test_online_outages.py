@@ -126,12 +126,29 @@ def test_summary_line_online(train, clearml_server):
 
 def test_server_gone_while_the_task_is_created_holds_neither_training_nor_exit(start_training, clearml_server):
     """The server answers the shim's check, then goes as Task.init creates the Task (ClearML retries
-    for hours): training goes on, train() and the process end within their bounds, and the shim says
-    how to send the run later."""
+    for hours): training goes on, train() returns at once, the process ends within its bound, and the
+    shim says how to send the run later."""
     clearml_server.die_on("tasks.create")
     result = start_training("runner", "detect", "--epochs", "2", "--exit-code", "3", env=_env(clearml_server)).finish()
     assert result.proc.returncode == 3 and "TRAIN_DONE" in result.proc.stdout, result.output[-3000:]
-    assert _held(result) <= FLUSH + MARGIN
+    assert _held(result) < FLUSH / 2  # train end does not wait for the Task (it waited the whole bound before)
     assert _exit_after_return(result) <= FLUSH + MARGIN
     assert f"did not create the Task within {FLUSH:g} s" in result.output
     assert f"python -m yolo_clearml_patch sync {result.run_dir}" in result.output
+
+
+def test_a_task_created_after_the_training_ended_gets_everything(start_training, clearml_server):
+    """A slow server (every request 0.3 s late: Task.init takes longer than this training): train end
+    does not wait for the Task; what the training reported, its end included, is sent once the Task
+    exists, once, and the process ends with everything confirmed."""
+    clearml_server.slow(0.3)
+    env = {**_env(clearml_server), "YOLO_CLEARML_FLUSH_TIMEOUT": "60", "YOLO_CLEARML_SERVER_TIMEOUT": "10"}
+    result = start_training("runner", "detect", "--epochs", "1", env=env).finish()
+    result.assert_finished()
+    created_at = (result.run_dir / "clearml_task.json").stat().st_mtime  # written once the Task exists
+    assert created_at > float(result.marker("TRAIN_END_AT")), "the Task existed before the training ended"
+    assert _held(result) < FLUSH / 2  # train() returned at once
+    task = only_task(clearml_server)
+    assert_complete(task, result.run_dir)
+    assert task.task["status"] == "completed"
+    assert "did not confirm" not in result.output and "did not create the Task" not in result.output

@@ -7,7 +7,10 @@ Values given to ``configure()`` win over the environment.
 from __future__ import annotations
 
 import os
-from typing import Any
+
+TYPE_CHECKING = False  # typing costs ~10 ms to import, and this module is on the cheap activation path
+if TYPE_CHECKING:
+    from typing import Any
 
 SWITCH_VAR = "YOLO_CLEARML_PATCH"
 STRICT_VAR = "YOLO_CLEARML_PATCH_STRICT"

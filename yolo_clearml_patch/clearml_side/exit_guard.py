@@ -41,6 +41,7 @@ _exit_code: Any = None
 _exception: BaseException | None = None
 _server_host: str | None = None
 _terminating = False
+_exiting = False  # the exit handler has started
 _exit_waits: list[Callable[[float], Any]] = []  # each called with the deadline (time.monotonic), in order
 _unsent: list[Callable[[], str]] = []  # each says what was not sent ("" for nothing)
 _terminate_listeners: list[Callable[[int], Any]] = []  # each called with the signal number
@@ -93,6 +94,8 @@ def install(server_host: str | None) -> None:
     it still answers before ending a slow exit.
     """
     global _installed, _server_host
+    if _exiting:  # a thread that finishes during the exit must not re-register the handler now running
+        return
     if server_host:
         _server_host = server_host
     watch_sigterm()  # again after each Task.init, which installs ClearML's own handlers
@@ -123,6 +126,8 @@ def _wrap_exit_and_excepthook() -> None:
 
 
 def _at_exit() -> None:
+    global _exiting
+    _exiting = True
     bound = SIGTERM_GRACE if _terminating else settings.flush_timeout()
     deadline = time.monotonic() + bound
     if _server_host and not _terminating:  # offline, nothing waits on a server

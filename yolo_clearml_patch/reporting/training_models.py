@@ -28,14 +28,16 @@ def checkpoint_job(trainer: Any) -> tuple | None:
     return None
 
 
-def register_final_models(out: OnceLogger, trainer: Any) -> None:
-    """``last.pt`` too when checkpoints are kept; ``best.pt`` (else ``last.pt``) is the final model."""
+def final_models(trainer: Any) -> list[tuple]:
+    """At train end: ``last.pt`` too when checkpoints are kept; ``best.pt`` (else ``last.pt``) is the
+    final model. Each as ``register``'s arguments after ``out``, taken now."""
     last, best = Path(trainer.last), Path(trainer.best)
-    if keeps_checkpoints(trainer) and last.exists():
-        register(out, last, f"{trainer.args.name}_last", trainer.epoch, labels_of(trainer))
+    name, epoch, labels = str(trainer.args.name), trainer.epoch, labels_of(trainer)
+    models = [(last, f"{name}_last", epoch, labels)] if keeps_checkpoints(trainer) and last.exists() else []
     final = best if best.exists() else last
     if final.exists():
-        register(out, final, str(trainer.args.name), trainer.epoch, labels_of(trainer))
+        models.append((final, name, epoch, labels))
+    return models
 
 
 def register(out: OnceLogger, weights: Path, name: str, iteration: int, labels: Any) -> None:

@@ -16,6 +16,7 @@ from ..base.guard import guarded
 from ..base.log import logger
 from ..clearml_side import exit_guard, remote_launch
 from ..clearml_side.datasets import record_input
+from ..clearml_side.delivery import finish_in_background
 from ..clearml_side.offline_policy import server_of
 from ..clearml_side.once_logger import OnceLogger, reporter_for
 from ..clearml_side.own_tasks import claim_for_training, close_task, created_by_shim
@@ -52,10 +53,16 @@ class TrainingRun:
         self._resolved_sent: dict[str, Any] = {}  # what "Resolved" holds
         self._last_epoch: int | None = None  # the last epoch whose on_train_epoch_end was seen
         self._class_rows: dict[str, dict[str, float]] = {}  # the last validation's per-class metrics
+        self._run_dir: Any = None
 
     @property
     def trainer(self) -> Any:
         return self._trainer()
+
+    @property
+    def run_dir(self) -> Any:
+        """The training's run directory (kept at train end: the trainer may be gone by the finish)."""
+        return self._run_dir or getattr(self.trainer, "save_dir", None) or "RUN_DIR"
 
     def start(self) -> None:
         """Pick or create the Task, on a thread of its own: the training thread goes on with what
@@ -76,8 +83,11 @@ class TrainingRun:
 
     def _start_in_background(self) -> None:
         try:
-            guarded("starting ClearML reporting", self._start)
-            self._replay()
+            # one Task created at a time: a training that ends before its Task exists no longer holds
+            # the next one back, so the next Task waits here until the previous one has its reports
+            with _creating_tasks:
+                guarded("starting ClearML reporting", self._start)
+                self._replay()
         except BaseException as exc:  # strict mode: re-raised on the training thread by ready()
             self._start_error = exc
         finally:
@@ -117,11 +127,12 @@ class TrainingRun:
         if starting is not None:
             starting.join(timeout)
             if starting.is_alive():
-                run_dir = getattr(self.trainer, "save_dir", "RUN_DIR")
+                run_dir = self.run_dir
                 logger().warning(
                     f"ClearML did not create the Task within {timeout:g} s (a server that answered, then"
-                    " stopped answering): this training's final plots and models are not reported; its run"
-                    f" directory has them. Send them later with: python -m yolo_clearml_patch sync {run_dir}"
+                    " stopped answering): what this training reported is not sent (it is sent if the Task"
+                    " comes before the process ends); its run directory has it all. Send it later with:"
+                    f" python -m yolo_clearml_patch sync {run_dir}"
                 )
                 return None
             self._starting = None
@@ -218,19 +229,45 @@ class TrainingRun:
         self._send("reporting validation samples", lambda out: out.debug_samples(files, "Validation"))
 
     def train_end(self) -> None:
-        """Plots, final metrics and models: each step guarded, so one failure loses no other."""
-        trainer, out = self.trainer, self.out
+        """Plots, final metrics and models, queued as every report is (:meth:`_send`): sent at once
+        when the Task exists, else once it does. Then the finish (ClearML's confirmation, the summary
+        line) on a thread of its own, so the training thread never waits for the server; the exit
+        waits for it, within its bound. After an abort on an agent (ClearML ends the process right
+        after) everything is delivered first, here."""
+        trainer = self.trainer
         validator = trainer.validator
-        if getattr(trainer, "start_epoch", 0) <= 1:  # else a resumed run: the first reported them at epoch 1
-            guarded("reporting Mosaic samples", self._mosaic)
         plots = [*trainer.plots, *(getattr(validator, "plots", {}) or {})]
-        finished_validation(out, validator, plots, trainer.save_dir, trainer.epoch)
-        guarded("reporting the per-class table", per_class.report_table, out, self._class_rows)
-        guarded("registering the output models", training_models.register_final_models, out, trainer)
-        guarded("recording the values Ultralytics used", self._resolve)
-        # an aborted training on an agent is ended by ClearML right after: everything is delivered first
-        finish_report(out, trainer.save_dir, run_dir=trainer.save_dir, wait=self.abort.hands_over)
-        self._ended.set()
+        save_dir, epoch, rows = trainer.save_dir, trainer.epoch, self._class_rows
+        self._run_dir = save_dir
+        # Mosaic samples not there after epoch 1 (a 1-epoch run, or one still being written by
+        # Ultralytics' plotting thread); a resumed run's first part reported them
+        mosaic = self._mosaic_files() if getattr(trainer, "start_epoch", 0) <= 1 else []
+        models = guarded("finding the output models", training_models.final_models, trainer) or []
+        self._resolve()
+
+        def report(out: OnceLogger) -> None:
+            guarded("reporting Mosaic samples", out.debug_samples, mosaic, "Mosaic")
+            finished_validation(out, validator, plots, save_dir, epoch)
+            guarded("reporting the per-class table", per_class.report_table, out, rows)
+            for model in models:
+                guarded("registering the output models", training_models.register, out, *model)
+
+        self._send("reporting the end of training", report)
+        _finishing.add(self)
+        if self.abort.hands_over:
+            self._finish(save_dir)
+        else:
+            finish_in_background("finishing the ClearML report", self._finish, save_dir)
+
+    def _finish(self, save_dir: Any) -> None:
+        """Once the Task exists and has what train end queued (bounded): the summary, then the hand-over."""
+        try:
+            out = self.ready(settings.flush_timeout())
+            if out is not None:
+                finish_report(out, save_dir, run_dir=save_dir, wait=True)
+        finally:
+            _finishing.discard(self)
+            self._ended.set()
         self.abort.hand_over(settings.flush_timeout())
 
     def failed(self, error: BaseException) -> None:
@@ -305,7 +342,19 @@ class TrainingRun:
     def _mosaic_files(self) -> list[Path]:
         return mosaic_files(self.trainer.save_dir)
 
-    def _mosaic(self) -> None:
-        """Mosaic samples: after epoch 1 as upstream, and at train end any that were not there yet
-        (a 1-epoch run, or an image still being written by Ultralytics' plotting thread)."""
-        self.out.debug_samples(self._mosaic_files(), "Mosaic")
+
+_creating_tasks = threading.Lock()
+_finishing: weakref.WeakSet = weakref.WeakSet()  # ended trainings whose finish has not run yet
+
+
+def _without_task() -> str:
+    """At a forced exit: the ended trainings whose Task was never created, and how to send them."""
+    return "; ".join(
+        f"the Task of the training in {run.run_dir} was never created: nothing of it was sent; send it"
+        f" with: python -m yolo_clearml_patch sync {run.run_dir}"
+        for run in list(_finishing)
+        if run.out is None
+    )
+
+
+exit_guard.on_forced_exit(_without_task)

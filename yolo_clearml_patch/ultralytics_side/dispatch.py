@@ -106,10 +106,9 @@ def on_trainer_event(trainer: Any, event: str | None) -> None:
     run = _started_run(trainer)
     if handler == "start":
         return
-    # train end waits for the Task (it reports the final validation and models at once); every other
-    # event is kept until the Task exists (TrainingRun._send)
-    if handler != "train_end" or guarded("starting ClearML reporting", run.ready, settings.flush_timeout()) is not None:
-        guarded(f"reporting {event}", getattr(run, handler))
+    # every event, train end included, is kept until the Task exists (TrainingRun._send): the training
+    # thread never waits for the server
+    guarded(f"reporting {event}", getattr(run, handler))
 
 
 def on_ddp_launch(trainer: Any) -> None:
