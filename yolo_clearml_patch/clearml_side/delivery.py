@@ -277,7 +277,7 @@ def _finish_at_exit(deadline: float) -> None:
         delivery.stop()
     if left:
         logger().warning(
-            f"the process exit waited {settings.flush_timeout():g} s for the offline sessions; not saved in them: "
+            "the process exit could not wait longer for the offline sessions (ClearML saves them now); not saved: "
             + "; ".join(f"Task {d.task.id}: {describe(d.missing())}{_sync_hint(d)}" for d in left)
         )
 
