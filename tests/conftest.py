@@ -174,6 +174,14 @@ class RunningTraining:
             assert time.monotonic() < deadline, f"no running Task within {timeout} s"
             time.sleep(0.05)
 
+    def wait_for_output(self, text: str, timeout: float = TRAIN_TIMEOUT) -> None:
+        """Wait until the child has printed ``text`` on its stdout."""
+        deadline = time.monotonic() + timeout
+        while text not in self.logs[0].read_text(errors="replace"):
+            assert self.popen.poll() is None, f"the training ended without printing {text!r}: {self.popen.returncode}"
+            assert time.monotonic() < deadline, f"{text!r} not printed within {timeout} s"
+            time.sleep(0.05)
+
     def finish(self, timeout: float = TRAIN_TIMEOUT) -> TrainingResult:
         """Wait for the process to end (failing the test at ``timeout``); ``exited_at`` is when it ended."""
         try:

@@ -138,12 +138,15 @@ def test_server_gone_while_the_task_is_created_holds_neither_training_nor_exit(s
 
 
 def test_a_task_created_after_the_training_ended_gets_everything(start_training, clearml_server):
-    """A slow server (every request 0.3 s late: Task.init takes longer than this training): train end
-    does not wait for the Task; what the training reported, its end included, is sent once the Task
-    exists, once, and the process ends with everything confirmed."""
-    clearml_server.slow(0.3)
+    """The server holds the Task's creation unanswered until the training has ended and train() has
+    returned: train end does not wait for the Task; what the training reported, its end included, is
+    sent once the Task exists, once, and the process ends with everything confirmed."""
+    clearml_server.hold_on("tasks.create")
     env = {**_env(clearml_server), "YOLO_CLEARML_FLUSH_TIMEOUT": "60", "YOLO_CLEARML_SERVER_TIMEOUT": "10"}
-    result = start_training("runner", "detect", "--epochs", "1", env=env).finish()
+    training = start_training("runner", "detect", "--epochs", "1", env=env)
+    training.wait_for_output("TRAIN_RETURNED_AT=")
+    clearml_server.up()  # the held tasks.create is answered now
+    result = training.finish()
     result.assert_finished()
     created_at = (result.run_dir / "clearml_task.json").stat().st_mtime  # written once the Task exists
     assert created_at > float(result.marker("TRAIN_END_AT")), "the Task existed before the training ended"

@@ -188,12 +188,12 @@ def test_a_small_space_with_random_search_changes_only_its_keys(server, agents, 
     space = workdir / "space.yaml"
     space.write_text("lrf: [0.05, 0.5]\nbox: [1.0, 20.0, 0.5]\nclose_mosaic: [0, 3]\n")
     before = task_ids(server)
-    proc = optimize(server, workdir, "--task", base_task, "--queue", agents, "--space", str(space), "--trials", "4",
+    proc = optimize(server, workdir, "--task", base_task, "--queue", agents, "--space", str(space), "--trials", "2",
                     "--concurrent", "2", "--epochs", "1", "--strategy", "random", "--poll", "2",
                     "--objective", "train/box_loss:min", "--out", str(workdir / "small.yaml"))  # fmt: skip
     assert "strategy: random search" in proc.stdout, proc.stdout[-3000:]
-    optimizer, trials = assert_search(server, workdir, proc, before, {"lrf", "box", "close_mosaic"}, objective=(
-        "train", "train/box_loss", "min"))  # fmt: skip
+    optimizer, trials = assert_search(server, workdir, proc, before, {"lrf", "box", "close_mosaic"}, trials=2,
+                                      objective=("train", "train/box_loss", "min"))  # fmt: skip
     assert len({last_value(t, "train", "train/box_loss") for t in trials}) > 1  # a real choice of the best
     base = ServerTask(server.state, base_task).hyperparams()
     for trial in trials:

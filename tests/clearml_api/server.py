@@ -13,6 +13,8 @@ tests read directly. Faults apply to both servers at once, as when the machine b
 - ``expire_tokens()``: every token issued so far is expired (401/30): the SDK logs in again;
 - ``slow(seconds)``: every reply is delayed;
 - ``die_after(n)``: goes down after ``n`` more API calls;
+- ``hold_on(endpoint)``: the next ``endpoint`` call waits, unanswered, until ``up()``, then is applied and
+  answered (a server stalled on one call that recovers);
 - ``up()``: back to normal, keeping everything it holds (like a restarted server with its databases).
 """
 
@@ -41,6 +43,7 @@ from .task_lifecycle import WATCHDOG_INTERVAL_SEC, WATCHDOG_THRESHOLD_SEC
 
 ACCESS_KEY = "test-access-key"
 SECRET_KEY = "test-secret-key-not-for-logs"
+HOLD_LIMIT = 600.0  # s: a held call is answered after this even without up(), so no handler waits forever
 
 
 class _Faults:
@@ -52,6 +55,7 @@ class _Faults:
         self.delay = 0.0
         self.die_after: int | None = None
         self.die_on: str | None = None
+        self.hold_on: str | None = None
         self.lose_left = 0
         self.released = threading.Event()
 
@@ -185,6 +189,11 @@ class ClearMLTestServer:
         with self.faults.lock:
             self.faults.die_on = endpoint
 
+    def hold_on(self, endpoint: str) -> None:
+        """Hold the next ``endpoint`` call (e.g. "tasks.create") unanswered until ``up()``, then answer it."""
+        with self.faults.lock:
+            self.faults.hold_on = endpoint
+
     def lose_replies(self, count: int = 1) -> None:
         """Apply the next ``count`` API calls, then drop their connections without an answer."""
         with self.faults.lock:
@@ -228,6 +237,14 @@ class ClearMLTestServer:
             released.wait()
             return "drop"
         return None if mode == "up" else mode
+
+    def _hold(self, endpoint: str) -> None:
+        """Wait (bounded) for ``up()`` if this call is the one to hold."""
+        with self.faults.lock:
+            if self.faults.hold_on != endpoint:
+                return
+            self.faults.hold_on, released = None, self.faults.released
+        released.wait(HOLD_LIMIT)
 
     def _reply_lost(self) -> bool:
         """Whether this (applied) call's reply is to be lost."""
@@ -302,6 +319,7 @@ def _handler(server: ClearMLTestServer, kind: str) -> type:
             path = urlparse(self.path).path.strip("/")
             version, _, endpoint = path.rpartition("/")
             version = version.lstrip("v")
+            server._hold(endpoint)
             if not server._count_api_call(endpoint):
                 self._drop()
                 return

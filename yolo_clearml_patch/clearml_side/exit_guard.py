@@ -71,6 +71,17 @@ def record_exit(code: Any) -> None:
     _exit_code = code
 
 
+def exiting() -> bool:
+    """Whether the exit handler has started: an exit handler registered from now on does not run."""
+    return _exiting
+
+
+def ending() -> dict[str, Any]:
+    """How the process ends, as ClearML's exit hook records it: ``exception``, ``exit_code``, ``signal``."""
+    exception = None if isinstance(_exception, SystemExit) else _exception
+    return {"exception": exception, "exit_code": _code(), "signal": signal.SIGTERM if _terminating else None}
+
+
 def _code() -> int:
     """The exit status the program asked for: sys.exit's code, 1 after an uncaught exception, else 0."""
     if _exit_code is not None:

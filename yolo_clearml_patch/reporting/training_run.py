@@ -19,7 +19,7 @@ from ..clearml_side.datasets import record_input
 from ..clearml_side.delivery import finish_in_background
 from ..clearml_side.offline_policy import server_of
 from ..clearml_side.once_logger import OnceLogger, reporter_for
-from ..clearml_side.own_tasks import claim_for_training, close_task, created_by_shim
+from ..clearml_side.own_tasks import claim_for_training, close_if_created_during_exit, close_task, created_by_shim
 from ..clearml_side.remote_launch import running_on_an_agent
 from ..clearml_side.task_choice import task_for
 from . import per_class, resolved_args, training_models
@@ -260,11 +260,13 @@ class TrainingRun:
             finish_in_background("finishing the ClearML report", self._finish, save_dir)
 
     def _finish(self, save_dir: Any) -> None:
-        """Once the Task exists and has what train end queued (bounded): the summary, then the hand-over."""
+        """Once the Task exists and has what train end queued (bounded): the summary, the Task closed
+        if it came only during the process's exit, then the hand-over."""
         try:
             out = self.ready(settings.flush_timeout())
             if out is not None:
                 finish_report(out, save_dir, run_dir=save_dir, wait=True)
+                guarded("closing a Task created during the exit", close_if_created_during_exit, out.task)
         finally:
             _finishing.discard(self)
             self._ended.set()
